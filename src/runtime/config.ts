@@ -1,0 +1,296 @@
+import { readFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+import { parse, TomlDate, TomlError } from 'smol-toml';
+import { Code, TtrpcError } from '../ttrpc/index.js';
+import type { ConfigLocation } from './config-path.js';
+import { DIALECT_NAMES, isDialectName, type DialectName } from './dialects.js';
+
+export interface RuntimeConfig {
+  /** The `X` of `[runtimes.X]`; what the runtime annotation names. */
+  readonly name: string;
+  /** A command name looked up in PATH, or an absolute path. */
+  readonly binary: string;
+  /** Base of the runtime's `--root`; the containerd namespace is appended. */
+  readonly root: string;
+  readonly dialect: DialectName;
+  /** Extra global flags, verbatim. */
+  readonly flags: readonly string[];
+  readonly systemdCgroup: boolean;
+  /** Extra environment for the runtime binary. */
+  readonly env: Readonly<Record<string, string>>;
+  /**
+   * Global flags in gVisor's `[runsc_config]` model, already rendered as flag values:
+   * `key = "v"` → `--key=v`, `key = false` → `--key=false`, `key = true` → `--key`.
+   */
+  readonly options: Readonly<Record<string, string | boolean>>;
+}
+
+export interface ShimConfig {
+  /** The file the settings came from; null for the built-in defaults. */
+  readonly file: string | null;
+  readonly defaultRuntime: string;
+  readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
+}
+
+export interface ConfigProblem {
+  readonly file: string;
+  /** Dotted path of the offending key, e.g. `runtimes.runsc.options.platform`. */
+  readonly key?: string;
+  readonly line?: number;
+  readonly column?: number;
+  readonly message: string;
+}
+
+export interface ConfigReport {
+  /** Present only when there are no problems. */
+  readonly config?: ShimConfig;
+  readonly problems: readonly ConfigProblem[];
+}
+
+/** The reference shim's runc root, so state stays where containerd's tooling expects it. */
+const RUNC_ROOT = '/run/containerd/runc';
+
+const BUILTIN_RUNC: RuntimeConfig = {
+  name: 'runc',
+  binary: 'runc',
+  root: RUNC_ROOT,
+  dialect: 'runc',
+  flags: [],
+  systemdCgroup: false,
+  env: {},
+  options: {},
+};
+
+export const BUILTIN_CONFIG: ShimConfig = {
+  file: null,
+  defaultRuntime: 'runc',
+  runtimes: new Map([['runc', BUILTIN_RUNC]]),
+};
+
+/** The driver sets these itself; a second value would silently move state or logs. */
+const MANAGED_FLAGS = ['root', 'log', 'log-format', 'systemd-cgroup'];
+
+const TOP_LEVEL_KEYS = ['default_runtime', 'runtimes'];
+const RUNTIME_KEYS = ['binary', 'root', 'dialect', 'flags', 'systemd_cgroup', 'env', 'options'];
+
+const BARE_KEY = /^[A-Za-z0-9_-]+$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const FLAG_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line === undefined ? p.file : `${p.file}:${p.line}:${p.column}`;
+  return p.key === undefined ? `${where}: ${p.message}` : `${where}: ${p.key}: ${p.message}`;
+}
+
+/** Parses and validates one TOML document; `file` only labels the problems. */
+export function parseConfig(text: string, file: string): ConfigReport {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(text, { integersAsBigInt: true, unsafeKeyBehaviour: 'throw' });
+  } catch (err) {
+    if (!(err instanceof TomlError)) throw err;
+    const reason = err.message.split('\n')[0].replace(/^Invalid TOML document: /, '');
+    return { problems: [{ file, line: err.line, column: err.column, message: `invalid TOML: ${reason}` }] };
+  }
+  return validateConfig(doc, file);
+}
+
+/** Checks a parsed document, collecting every problem rather than stopping at the first. */
+export function validateConfig(doc: Record<string, unknown>, file: string): ConfigReport {
+  const problems = new Problems(file);
+  rejectUnknownKeys(doc, [], TOP_LEVEL_KEYS, problems);
+
+  const runtimes = new Map<string, RuntimeConfig>([['runc', BUILTIN_RUNC]]);
+  const tables = doc.runtimes;
+  if (tables !== undefined) {
+    if (!isTable(tables)) {
+      problems.add('runtimes', `expected a table of runtime tables, got ${tomlType(tables)}`);
+    } else {
+      for (const [name, table] of Object.entries(tables)) {
+        const runtime = validateRuntime(name, table, problems);
+        if (runtime) runtimes.set(name, runtime);
+      }
+    }
+  }
+
+  let defaultRuntime = 'runc';
+  const wanted = doc.default_runtime;
+  if (wanted !== undefined) {
+    if (typeof wanted !== 'string') {
+      problems.add('default_runtime', `expected a string, got ${tomlType(wanted)}`);
+    } else if (!runtimes.has(wanted) && !(isTable(tables) && Object.hasOwn(tables, wanted))) {
+      const known = [...runtimes.keys()].join(', ');
+      problems.add('default_runtime', `expected the name of a [runtimes.X] table (one of: ${known}), got ${JSON.stringify(wanted)}`);
+    } else {
+      defaultRuntime = wanted;
+    }
+  }
+
+  if (problems.list.length > 0) return { problems: problems.list };
+  return { config: { file, defaultRuntime, runtimes }, problems: [] };
+}
+
+/**
+ * Reads the file at `location`. A missing file at the default location is not a problem:
+ * it means the built-in defaults (runc only).
+ */
+export async function readConfig(location: ConfigLocation): Promise<ConfigReport> {
+  const { path, explicit, source } = location;
+  if (!isAbsolute(path)) {
+    return { problems: [{ file: path, message: `expected an absolute path (named by ${source})` }] };
+  }
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return { config: BUILTIN_CONFIG, problems: [] };
+    const why = code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    return { problems: [{ file: path, message: `cannot read the config file named by ${source}: ${why}` }] };
+  }
+  return parseConfig(text, path);
+}
+
+/** Like readConfig, but a config with problems is refused with all of them in the message. */
+export async function loadConfig(location: ConfigLocation): Promise<ShimConfig> {
+  const report = await readConfig(location);
+  if (report.config) return report.config;
+  throw new TtrpcError(Code.InvalidArgument, report.problems.map(formatProblem).join('\n'));
+}
+
+class Problems {
+  readonly list: ConfigProblem[] = [];
+  constructor(private readonly file: string) {}
+  add(key: string, message: string): void {
+    this.list.push({ file: this.file, key, message });
+  }
+}
+
+function validateRuntime(name: string, table: unknown, problems: Problems): RuntimeConfig | undefined {
+  const at = (...rest: string[]): string => keyPath(['runtimes', name, ...rest]);
+  const before = problems.list.length;
+  if (!BARE_KEY.test(name)) {
+    problems.add(at(), 'expected a runtime name of letters, digits, "_" and "-"');
+  }
+  if (!isTable(table)) {
+    problems.add(at(), `expected a table, got ${tomlType(table)}`);
+    return undefined;
+  }
+  rejectUnknownKeys(table, ['runtimes', name], RUNTIME_KEYS, problems);
+
+  const binary = optionalString(table.binary, at('binary'), problems) ?? name;
+  if (binary === '') {
+    problems.add(at('binary'), 'expected a command name or an absolute path, got an empty string');
+  } else if (binary.includes('/') && !isAbsolute(binary)) {
+    problems.add(at('binary'), `expected a command name or an absolute path, got ${JSON.stringify(binary)}`);
+  }
+
+  let dialect: DialectName = defaultDialect(name, binary);
+  const givenDialect = optionalString(table.dialect, at('dialect'), problems);
+  if (givenDialect !== undefined) {
+    if (isDialectName(givenDialect)) dialect = givenDialect;
+    else problems.add(at('dialect'), `expected one of ${DIALECT_NAMES.join(', ')}, got ${JSON.stringify(givenDialect)}`);
+  }
+
+  const root = optionalString(table.root, at('root'), problems) ?? (dialect === 'runc' ? RUNC_ROOT : `/run/containerd/${dialect}`);
+  if (!isAbsolute(root)) problems.add(at('root'), `expected an absolute path, got ${JSON.stringify(root)}`);
+
+  const flags = validateFlags(table.flags, at('flags'), problems);
+
+  let systemdCgroup = false;
+  if (table.systemd_cgroup !== undefined) {
+    if (typeof table.systemd_cgroup === 'boolean') systemdCgroup = table.systemd_cgroup;
+    else problems.add(at('systemd_cgroup'), `expected a boolean, got ${tomlType(table.systemd_cgroup)}`);
+  }
+
+  const env = validateEnv(table.env, at('env'), problems);
+  const options = validateOptions(table.options, ['runtimes', name, 'options'], problems);
+
+  if (problems.list.length !== before) return undefined;
+  return { name, binary, root, dialect, flags, systemdCgroup, env, options };
+}
+
+/** The table name says what the user meant; the binary's basename is the fallback. */
+function defaultDialect(name: string, binary: string): DialectName {
+  if (isDialectName(name)) return name;
+  const base = binary.slice(binary.lastIndexOf('/') + 1);
+  return isDialectName(base) ? base : 'runc';
+}
+
+function validateFlags(value: unknown, key: string, problems: Problems): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((v) => typeof v !== 'string')) {
+    const got = Array.isArray(value) ? `an array containing ${tomlType(value.find((v) => typeof v !== 'string'))}` : tomlType(value);
+    problems.add(key, `expected an array of strings, got ${got}`);
+    return [];
+  }
+  value.forEach((flag: string, i) => {
+    const managed = MANAGED_FLAGS.find((m) => new RegExp(`^--?${m}(=|$)`).test(flag));
+    if (managed) problems.add(`${key}[${i}]`, `--${managed} is set by tsshim itself (use the runtime's root/systemd_cgroup keys)`);
+  });
+  return value;
+}
+
+function validateEnv(value: unknown, key: string, problems: Problems): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isTable(value)) {
+    problems.add(key, `expected a table of strings, got ${tomlType(value)}`);
+    return {};
+  }
+  for (const [name, v] of Object.entries(value)) {
+    const at = `${key}.${keyPath([name])}`;
+    if (!ENV_NAME.test(name)) problems.add(at, 'expected an environment variable name (letters, digits, "_", not starting with a digit)');
+    if (typeof v !== 'string') problems.add(at, `expected a string, got ${tomlType(v)}`);
+  }
+  return value as Record<string, string>;
+}
+
+function validateOptions(value: unknown, path: string[], problems: Problems): Record<string, string | boolean> {
+  const key = keyPath(path);
+  if (value === undefined) return {};
+  if (!isTable(value)) {
+    problems.add(key, `expected a table of flag values, got ${tomlType(value)}`);
+    return {};
+  }
+  const options: Record<string, string | boolean> = {};
+  for (const [name, v] of Object.entries(value)) {
+    const at = keyPath([...path, name]);
+    if (!FLAG_NAME.test(name)) problems.add(at, 'expected a flag name (letters, digits, "_", "-", ".")');
+    else if (MANAGED_FLAGS.includes(name)) problems.add(at, `--${name} is set by tsshim itself (use the runtime's root/systemd_cgroup keys)`);
+    if (typeof v === 'string' || typeof v === 'boolean') options[name] = v;
+    else if (typeof v === 'bigint' || (typeof v === 'number' && Number.isFinite(v))) options[name] = String(v);
+    else problems.add(at, `expected a string, boolean or number, got ${tomlType(v)}`);
+  }
+  return options;
+}
+
+function rejectUnknownKeys(table: Record<string, unknown>, path: string[], allowed: string[], problems: Problems): void {
+  for (const key of Object.keys(table)) {
+    if (!allowed.includes(key)) problems.add(keyPath([...path, key]), `unknown key (expected one of: ${allowed.join(', ')})`);
+  }
+}
+
+function optionalString(value: unknown, key: string, problems: Problems): string | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  problems.add(key, `expected a string, got ${tomlType(value)}`);
+  return undefined;
+}
+
+function isTable(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof TomlDate);
+}
+
+function tomlType(value: unknown): string {
+  if (typeof value === 'string') return 'string';
+  if (typeof value === 'bigint') return 'integer';
+  if (typeof value === 'number') return 'float';
+  if (typeof value === 'boolean') return 'boolean';
+  if (value instanceof TomlDate) return 'datetime';
+  if (Array.isArray(value)) return 'array';
+  return 'table';
+}
+
+/** Dotted TOML key path, quoting segments that are not bare keys. */
+function keyPath(segments: string[]): string {
+  return segments.map((s) => (BARE_KEY.test(s) ? s : JSON.stringify(s))).join('.');
+}
