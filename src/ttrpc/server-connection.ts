@@ -66,6 +66,11 @@ export class ServerConnection {
     if (this.#calls.size === 0) this.#close(true);
   }
 
+  /** Close now; running handlers are aborted and their results dropped. */
+  destroy(): void {
+    this.#close(false);
+  }
+
   /** The socket is gone: tell every handler, drop their results. */
   abandon(): void {
     this.#closed = true;

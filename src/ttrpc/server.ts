@@ -66,21 +66,17 @@ export class TtrpcServer {
   async shutdown(opts: { graceMs?: number } = {}): Promise<void> {
     this.#shuttingDown = true;
     const listener = this.#listener;
-    const allClosed = listener?.listening
-      ? new Promise<void>((resolve) => listener.close(() => resolve()))
-      : this.#connectionsClosed();
+    const listenerClosed = listener?.listening ? new Promise<void>((resolve) => listener.close(() => resolve())) : undefined;
+    const connectionsClosed = Promise.all(
+      [...this.#connections.keys()].map((s) => new Promise((resolve) => (s.closed ? resolve(undefined) : s.once('close', resolve)))),
+    );
     for (const connection of this.#connections.values()) connection.drain();
     let timer: NodeJS.Timeout | undefined;
     const graceOver = new Promise<void>((resolve) => (timer = setTimeout(resolve, opts.graceMs ?? 10_000)));
-    await Promise.race([allClosed, graceOver]);
+    await Promise.race([connectionsClosed, graceOver]);
     clearTimeout(timer);
-    for (const socket of this.#connections.keys()) socket.destroy();
-    await allClosed;
-  }
-
-  #connectionsClosed(): Promise<void> {
-    const sockets = [...this.#connections.keys()];
-    return Promise.all(sockets.map((s) => new Promise((resolve) => (s.closed ? resolve(undefined) : s.once('close', resolve))))).then(() => {});
+    for (const connection of this.#connections.values()) connection.destroy();
+    await Promise.all([connectionsClosed, listenerClosed]);
   }
 
   #accept(socket: net.Socket): void {
