@@ -1,0 +1,412 @@
+// The few Linux calls a containerd shim needs that Node.js has no API for.
+//
+// Only ABI-stable N-API (plus libuv's uv_poll, which N-API hands out through
+// napi_get_uv_event_loop), so one build serves every Node release. Every failed syscall
+// throws an Error shaped like Node's own system errors (code 'ENOENT', negative errno,
+// syscall), so callers can branch on `code`. Every fd created here is close-on-exec: the
+// shim spawns runc all the time and must not leak fds into containers.
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <termios.h>
+
+#define NAPI_CALL(env, call)                                            \
+  do {                                                                  \
+    if ((call) != napi_ok) {                                            \
+      napi_throw_error((env), NULL, "N-API call failed: " #call);       \
+      return NULL;                                                      \
+    }                                                                   \
+  } while (0)
+
+static const char *errno_name(int err) {
+  const char *name = uv_err_name(-err);
+  return (name && name[0] == 'E') ? name : "EUNKNOWN";
+}
+
+static napi_value make_errno_error(napi_env env, int err, const char *syscall, const char *path) {
+  char msg[512];
+  if (path)
+    snprintf(msg, sizeof msg, "%s: %s, %s '%s'", errno_name(err), strerror(err), syscall, path);
+  else
+    snprintf(msg, sizeof msg, "%s: %s, %s", errno_name(err), strerror(err), syscall);
+  napi_value js_msg, js_code, js_errno, js_syscall, error;
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &js_msg);
+  napi_create_string_utf8(env, errno_name(err), NAPI_AUTO_LENGTH, &js_code);
+  napi_create_error(env, js_code, js_msg, &error);
+  napi_create_int32(env, -err, &js_errno);
+  napi_set_named_property(env, error, "errno", js_errno);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &js_syscall);
+  napi_set_named_property(env, error, "syscall", js_syscall);
+  if (path) {
+    napi_value js_path;
+    napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &js_path);
+    napi_set_named_property(env, error, "path", js_path);
+  }
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  napi_throw(env, make_errno_error(env, err, syscall, path));
+  return NULL;
+}
+
+static napi_value int_value(napi_env env, int64_t x) {
+  napi_value v;
+  napi_create_int64(env, x, &v);
+  return v;
+}
+
+// Reads argument `i` as an integer; throws a TypeError and returns 0 on a non-number.
+static int arg_int64(napi_env env, napi_value *argv, size_t argc, size_t i, int64_t *out) {
+  napi_valuetype t = napi_undefined;
+  if (i < argc) napi_typeof(env, argv[i], &t);
+  if (t != napi_number) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "argument %zu must be a number", i + 1);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return 0;
+  }
+  napi_get_value_int64(env, argv[i], out);
+  return 1;
+}
+
+static int arg_fd(napi_env env, napi_value *argv, size_t argc, size_t i, int *out) {
+  int64_t v;
+  if (!arg_int64(env, argv, argc, i, &v)) return 0;
+  if (v < 0 || v > 0x7fffffff) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "file descriptor out of range");
+    return 0;
+  }
+  *out = (int)v;
+  return 1;
+}
+
+// Returns a malloc'd copy of string argument `i`, or NULL after throwing.
+static char *arg_string(napi_env env, napi_value *argv, size_t argc, size_t i) {
+  napi_valuetype t = napi_undefined;
+  if (i < argc) napi_typeof(env, argv[i], &t);
+  if (t != napi_string) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "argument %zu must be a string", i + 1);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  size_t len = 0;
+  napi_get_value_string_utf8(env, argv[i], NULL, 0, &len);
+  char *s = malloc(len + 1);
+  if (!s) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, argv[i], s, len + 1, &len);
+  if (strlen(s) != len) {
+    free(s);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_VALUE", "string must not contain NUL bytes");
+    return NULL;
+  }
+  return s;
+}
+
+#define GET_ARGS(n)                                                      \
+  size_t argc = (n);                                                     \
+  napi_value argv[(n) > 0 ? (n) : 1];                                    \
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL))
+
+static napi_value SetChildSubreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return throw_errno(env, errno, "prctl", NULL);
+  return NULL;
+}
+
+// waitpid(pid, WNOHANG) for one pid: null while it runs, {code, signal} once reaped.
+static napi_value WaitpidNoHang(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int64_t pid;
+  if (!arg_int64(env, argv, argc, 0, &pid)) return NULL;
+  if (pid <= 0) {
+    // waitpid(0) and waitpid(-1) would reap children that libuv is waiting for.
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "pid must be positive");
+    return NULL;
+  }
+  int status = 0, r;
+  do r = waitpid((pid_t)pid, &status, WNOHANG); while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, errno, "waitpid", NULL);
+  napi_value result, nul;
+  napi_get_null(env, &nul);
+  if (r == 0) return nul;
+  NAPI_CALL(env, napi_create_object(env, &result));
+  napi_set_named_property(env, result, "code", WIFEXITED(status) ? int_value(env, WEXITSTATUS(status)) : nul);
+  napi_set_named_property(env, result, "signal", WIFSIGNALED(status) ? int_value(env, WTERMSIG(status)) : nul);
+  return result;
+}
+
+static napi_value Pipe2(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return throw_errno(env, errno, "pipe2", NULL);
+  napi_value result;
+  NAPI_CALL(env, napi_create_object(env, &result));
+  napi_set_named_property(env, result, "readFd", int_value(env, fds[0]));
+  napi_set_named_property(env, result, "writeFd", int_value(env, fds[1]));
+  return result;
+}
+
+// Best effort: a size above /proc/sys/fs/pipe-max-size (EPERM without CAP_SYS_RESOURCE) or
+// below what the pipe holds (EBUSY) leaves the pipe as it is. Returns the size in effect.
+static napi_value SetPipeSize(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int fd;
+  int64_t bytes;
+  if (!arg_fd(env, argv, argc, 0, &fd) || !arg_int64(env, argv, argc, 1, &bytes)) return NULL;
+  if (bytes < 0 || bytes > 0x7fffffff) bytes = 0x7fffffff;
+  int r = fcntl(fd, F_SETPIPE_SZ, (int)bytes);
+  if (r < 0 && (errno == EPERM || errno == EBUSY || errno == ENOMEM)) r = fcntl(fd, F_GETPIPE_SZ);
+  if (r < 0) return throw_errno(env, errno, "fcntl", NULL);
+  return int_value(env, r);
+}
+
+static napi_value GetPeerCred(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int fd;
+  if (!arg_fd(env, argv, argc, 0, &fd)) return NULL;
+  struct ucred cred;
+  socklen_t len = sizeof cred;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) return throw_errno(env, errno, "getsockopt", NULL);
+  napi_value result;
+  NAPI_CALL(env, napi_create_object(env, &result));
+  napi_set_named_property(env, result, "pid", int_value(env, cred.pid));
+  napi_set_named_property(env, result, "uid", int_value(env, cred.uid));
+  napi_set_named_property(env, result, "gid", int_value(env, cred.gid));
+  return result;
+}
+
+static napi_value SetWinsize(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  int fd;
+  int64_t rows, cols;
+  if (!arg_fd(env, argv, argc, 0, &fd) || !arg_int64(env, argv, argc, 1, &rows) ||
+      !arg_int64(env, argv, argc, 2, &cols))
+    return NULL;
+  if (rows < 0 || rows > 0xffff || cols < 0 || cols > 0xffff) {
+    napi_throw_range_error(env, "ERR_OUT_OF_RANGE", "rows and cols must be between 0 and 65535");
+    return NULL;
+  }
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl(fd, TIOCSWINSZ, &ws) < 0) return throw_errno(env, errno, "ioctl", NULL);
+  return NULL;
+}
+
+static napi_value EventFd(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = eventfd(0, EFD_CLOEXEC);
+  if (fd < 0) return throw_errno(env, errno, "eventfd", NULL);
+  return int_value(env, fd);
+}
+
+// mount(source, target, fstype, flags, data); empty fstype/data are passed as NULL, which is
+// what bind mounts, remounts and propagation changes expect.
+static napi_value Mount(napi_env env, napi_callback_info info) {
+  GET_ARGS(5);
+  int64_t flags;
+  char *source = NULL, *target = NULL, *fstype = NULL, *data = NULL;
+  if (!(source = arg_string(env, argv, argc, 0)) || !(target = arg_string(env, argv, argc, 1)) ||
+      !(fstype = arg_string(env, argv, argc, 2)) || !arg_int64(env, argv, argc, 3, &flags) ||
+      !(data = arg_string(env, argv, argc, 4)))
+    goto out;
+  if (mount(source, target, fstype[0] ? fstype : NULL, (unsigned long)flags, data[0] ? data : NULL) < 0)
+    throw_errno(env, errno, "mount", target);
+out:
+  free(source);
+  free(target);
+  free(fstype);
+  free(data);
+  return NULL;
+}
+
+static napi_value Umount2(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int64_t flags;
+  char *target = arg_string(env, argv, argc, 0);
+  if (!target) return NULL;
+  if (arg_int64(env, argv, argc, 1, &flags) && umount2(target, (int)flags) < 0)
+    throw_errno(env, errno, "umount2", target);
+  free(target);
+  return NULL;
+}
+
+// recvFd(socketFd, cb): waits on the loop (uv_poll, no thread) for one message on a connected
+// unix socket and calls cb(err, fd, name) with the first fd it carried (SCM_RIGHTS).
+// The caller must not let libuv read the socket (net pauseOnConnect): a plain read would
+// make the kernel drop the ancillary data and close the passed fd.
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context ctx;
+} recv_fd_t;
+
+static void recv_fd_closed(uv_handle_t *handle) { free(handle->data); }
+
+static void recv_fd_finish(recv_fd_t *r, napi_value err, int fd, const char *name, size_t name_len) {
+  napi_env env = r->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, recv, args[3], result;
+  napi_get_reference_value(env, r->cb, &cb);
+  napi_get_undefined(env, &recv);
+  if (err) {
+    args[0] = err;
+  } else {
+    napi_get_null(env, &args[0]);
+  }
+  args[1] = int_value(env, fd);
+  napi_create_string_utf8(env, name, name_len, &args[2]);
+  uv_poll_stop(&r->poll);
+  uv_close((uv_handle_t *)&r->poll, recv_fd_closed);
+  // make_callback, not call_function: it drains the microtask queue, so the JS promise
+  // waiting on this settles now instead of at some later, unrelated callback.
+  napi_make_callback(env, r->ctx, recv, cb, 3, args, &result);
+  napi_delete_reference(env, r->cb);
+  napi_async_destroy(env, r->ctx);
+  napi_close_handle_scope(env, scope);
+}
+
+static void recv_fd_ready(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  recv_fd_t *r = poll->data;
+  napi_env env = r->env;
+  if (status < 0) {
+    napi_handle_scope scope;
+    napi_open_handle_scope(env, &scope);
+    recv_fd_finish(r, make_errno_error(env, -status, "uv_poll", NULL), -1, "", 0);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  char data[4096];
+  char control[CMSG_SPACE(sizeof(int) * 8)];
+  struct iovec iov = {.iov_base = data, .iov_len = sizeof data};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+  ssize_t n = recvmsg(r->fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  int err = n < 0 ? errno : 0;
+  int got = -1;
+  if (n >= 0) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+      size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      int *fds = (int *)CMSG_DATA(c);
+      for (size_t i = 0; i < count; i++) {
+        if (got < 0) got = fds[i];
+        else close(fds[i]);  // a console socket carries one fd; never leak surplus ones
+      }
+    }
+  }
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value error = NULL;
+  if (err) error = make_errno_error(env, err, "recvmsg", NULL);
+  else if (got < 0) error = make_errno_error(env, ENOMSG, "recvmsg", NULL);
+  recv_fd_finish(r, error, got, data, n > 0 ? (size_t)n : 0);
+  napi_close_handle_scope(env, scope);
+}
+
+static napi_value RecvFd(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int fd;
+  if (!arg_fd(env, argv, argc, 0, &fd)) return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc > 1) napi_typeof(env, argv[1], &t);
+  if (t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "argument 2 must be a function");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+  recv_fd_t *r = calloc(1, sizeof *r);
+  if (!r) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  r->fd = fd;
+  r->env = env;
+  r->poll.data = r;
+  int rc = uv_poll_init(loop, &r->poll, fd);
+  if (rc < 0) {
+    free(r);
+    return throw_errno(env, -rc, "uv_poll_init", NULL);
+  }
+  rc = uv_poll_start(&r->poll, UV_READABLE | UV_DISCONNECT, recv_fd_ready);
+  if (rc < 0) {
+    uv_close((uv_handle_t *)&r->poll, recv_fd_closed);
+    return throw_errno(env, -rc, "uv_poll_start", NULL);
+  }
+  napi_value resource_name;
+  napi_create_string_utf8(env, "tsshim:recvFd", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &r->ctx);
+  napi_create_reference(env, argv[1], 1, &r->cb);
+  return NULL;
+}
+
+static void set_constant(napi_env env, napi_value obj, const char *name, int64_t value) {
+  napi_set_named_property(env, obj, name, int_value(env, value));
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor fns[] = {
+      {"setChildSubreaper", NULL, SetChildSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"waitpidNoHang", NULL, WaitpidNoHang, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pipe2", NULL, Pipe2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setPipeSize", NULL, SetPipeSize, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"getPeerCred", NULL, GetPeerCred, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"eventfd", NULL, EventFd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mount", NULL, Mount, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"umount2", NULL, Umount2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvFd", NULL, RecvFd, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
+
+  napi_value c;
+  NAPI_CALL(env, napi_create_object(env, &c));
+  set_constant(env, c, "MS_RDONLY", MS_RDONLY);
+  set_constant(env, c, "MS_NOSUID", MS_NOSUID);
+  set_constant(env, c, "MS_NODEV", MS_NODEV);
+  set_constant(env, c, "MS_NOEXEC", MS_NOEXEC);
+  set_constant(env, c, "MS_SYNCHRONOUS", MS_SYNCHRONOUS);
+  set_constant(env, c, "MS_REMOUNT", MS_REMOUNT);
+  set_constant(env, c, "MS_MANDLOCK", MS_MANDLOCK);
+  set_constant(env, c, "MS_DIRSYNC", MS_DIRSYNC);
+  set_constant(env, c, "MS_NOATIME", MS_NOATIME);
+  set_constant(env, c, "MS_NODIRATIME", MS_NODIRATIME);
+  set_constant(env, c, "MS_BIND", MS_BIND);
+  set_constant(env, c, "MS_REC", MS_REC);
+  set_constant(env, c, "MS_UNBINDABLE", MS_UNBINDABLE);
+  set_constant(env, c, "MS_PRIVATE", MS_PRIVATE);
+  set_constant(env, c, "MS_SLAVE", MS_SLAVE);
+  set_constant(env, c, "MS_SHARED", MS_SHARED);
+  set_constant(env, c, "MS_RELATIME", MS_RELATIME);
+  set_constant(env, c, "MS_STRICTATIME", MS_STRICTATIME);
+  set_constant(env, c, "MS_LAZYTIME", MS_LAZYTIME);
+  set_constant(env, c, "MNT_FORCE", MNT_FORCE);
+  set_constant(env, c, "MNT_DETACH", MNT_DETACH);
+  set_constant(env, c, "MNT_EXPIRE", MNT_EXPIRE);
+  set_constant(env, c, "UMOUNT_NOFOLLOW", UMOUNT_NOFOLLOW);
+  NAPI_CALL(env, napi_set_named_property(env, exports, "constants", c));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,43 @@
+// The one place that loads the addon. Everything else in the project goes through src/sys.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import load from 'node-gyp-build';
+
+export interface NativeExit {
+  code: number | null;
+  signal: number | null;
+}
+
+export interface Native {
+  setChildSubreaper(): void;
+  waitpidNoHang(pid: number): NativeExit | null;
+  pipe2(): { readFd: number; writeFd: number };
+  setPipeSize(fd: number, bytes: number): number;
+  getPeerCred(fd: number): { pid: number; uid: number; gid: number };
+  setWinsize(fd: number, rows: number, cols: number): void;
+  eventfd(): number;
+  mount(source: string, target: string, fstype: string, flags: number, data: string): void;
+  umount2(target: string, flags: number): void;
+  recvFd(socketFd: number, cb: (err: Error | null, fd: number, name: string) => void): void;
+  constants: Record<
+    | 'MS_RDONLY' | 'MS_NOSUID' | 'MS_NODEV' | 'MS_NOEXEC' | 'MS_SYNCHRONOUS' | 'MS_REMOUNT'
+    | 'MS_MANDLOCK' | 'MS_DIRSYNC' | 'MS_NOATIME' | 'MS_NODIRATIME' | 'MS_BIND' | 'MS_REC'
+    | 'MS_UNBINDABLE' | 'MS_PRIVATE' | 'MS_SLAVE' | 'MS_SHARED' | 'MS_RELATIME'
+    | 'MS_STRICTATIME' | 'MS_LAZYTIME' | 'MNT_FORCE' | 'MNT_DETACH' | 'MNT_EXPIRE'
+    | 'UMOUNT_NOFOLLOW',
+    number
+  >;
+}
+
+// The addon lives in <project root>/build/Release. This file runs from src/sys (tests) or
+// from the bundle in dist/, so the root is found by walking up to package.json rather than
+// by a fixed relative path. __dirname exists in both (the bundle is CommonJS and vitest
+// provides it); import.meta would be emptied by the CommonJS bundle.
+function projectRoot(): string {
+  for (let dir = __dirname; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`no package.json above ${__dirname}`);
+  }
+}
+
+export const native = load(projectRoot()) as Native;

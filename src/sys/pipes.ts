@@ -1,0 +1,20 @@
+import { native } from './native.js';
+
+/**
+ * A real pipe (pipe2 with O_CLOEXEC) for container stdio. Not a socketpair: a socket as
+ * stdout makes `echo > /dev/stdout` fail with ENXIO inside the container. Both ends are
+ * blocking, which is what the container side wants; `new net.Socket({ fd })` switches its
+ * own end to non-blocking.
+ */
+export function createPipe(): { readFd: number; writeFd: number } {
+  return native.pipe2();
+}
+
+/**
+ * Asks for a pipe buffer of `bytes` (F_SETPIPE_SZ) to cut wake-ups on busy log streams.
+ * Best effort: above the system limit or below the current fill the pipe keeps its size.
+ * Returns the size in effect.
+ */
+export function setPipeSize(fd: number, bytes: number): number {
+  return native.setPipeSize(fd, bytes);
+}

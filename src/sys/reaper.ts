@@ -1,0 +1,209 @@
+import { ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { native } from './native.js';
+
+export interface ExitInfo {
+  pid: number;
+  /** The exit code, or 128 + the signal number for a process killed by a signal. */
+  status: number;
+  exitedAt: Date;
+}
+
+export interface ExitSubscription {
+  /** Resolves with the exit of `pid`, including one reaped before this call but after subscribe(). */
+  waitFor(pid: number): Promise<ExitInfo>;
+  /** Stops buffering exits; pending waitFor() calls reject. */
+  close(): void;
+}
+
+/**
+ * Makes this process the reaper of its orphaned descendants, so that container processes,
+ * re-parented to us when `runc create` / `runc exec` exit, report their exit status here.
+ */
+export function setChildSubreaper(): void {
+  native.setChildSubreaper();
+}
+
+// Signal listeners do not keep the event loop alive, so while anyone waits for an exit a
+// ref'd timer does; it also rescans, in case a scan was ever skipped.
+const SAFETY_NET_MS = 1000;
+
+// One per process even if this module is loaded twice (a bundle plus a test runner, or
+// re-evaluated modules): the state it guards (the subreaper bit, the SIGCHLD listener and the
+// ChildProcess.prototype.spawn wrapper) is process-wide.
+const INSTANCE = Symbol.for('tsshim.sys.Reaper');
+
+class Subscription implements ExitSubscription {
+  readonly #exits = new Map<number, ExitInfo>();
+  readonly #waiters = new Map<number, Array<{ resolve: (e: ExitInfo) => void; reject: (e: Error) => void }>>();
+  #closed = false;
+
+  constructor(
+    private readonly onWaitersChanged: () => void,
+    private readonly onClose: (s: Subscription) => void,
+  ) {}
+
+  get waiting(): boolean {
+    return this.#waiters.size > 0;
+  }
+
+  deliver(exit: ExitInfo): void {
+    this.#exits.set(exit.pid, exit);
+    const waiters = this.#waiters.get(exit.pid);
+    if (!waiters) return;
+    this.#waiters.delete(exit.pid);
+    for (const w of waiters) w.resolve(exit);
+    this.onWaitersChanged();
+  }
+
+  waitFor(pid: number): Promise<ExitInfo> {
+    if (this.#closed) return Promise.reject(closedError());
+    const exit = this.#exits.get(pid);
+    if (exit) return Promise.resolve(exit);
+    return new Promise((resolve, reject) => {
+      const list = this.#waiters.get(pid) ?? [];
+      list.push({ resolve, reject });
+      this.#waiters.set(pid, list);
+      this.onWaitersChanged();
+    });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#exits.clear();
+    const waiters = [...this.#waiters.values()].flat();
+    this.#waiters.clear();
+    this.onClose(this);
+    for (const w of waiters) w.reject(closedError());
+  }
+}
+
+function closedError(): Error {
+  return Object.assign(new Error('exit subscription closed'), { code: 'ERR_SUBSCRIPTION_CLOSED' });
+}
+
+/**
+ * Reaps the processes this shim did not spawn itself: container inits and exec processes
+ * (re-parented to us as subreaper) and any other orphan. It never calls waitpid(-1): that
+ * would steal the exit status of children libuv is waiting for, and child_process callers
+ * (every runc invocation) would hang. Instead each SIGCHLD triggers a scan of our children
+ * list in procfs, and only pids that Node did not spawn are waited for, one by one.
+ */
+export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
+  static get(): Reaper {
+    const holder = globalThis as { [INSTANCE]?: Reaper };
+    return (holder[INSTANCE] ??= new Reaper());
+  }
+
+  readonly #nodeChildren = new Set<number>();
+  readonly #subscriptions = new Set<Subscription>();
+  // Orphans are re-parented to the thread-group leader, and Node spawns from the main thread,
+  // so the main thread's list holds every child we may reap (worker-thread spawns are
+  // children of their own thread and are deliberately out of sight).
+  readonly #childrenFile = `/proc/self/task/${process.pid}/children`;
+  #scanQueued = false;
+  #safetyNet: NodeJS.Timeout | undefined;
+
+  private constructor() {
+    super();
+    // Read once now so a kernel without the procfs children list fails loudly at start-up.
+    this.#children();
+    setChildSubreaper();
+    this.#trackNodeChildren();
+    process.on('SIGCHLD', () => this.#scanSoon());
+    this.#scanSoon();
+  }
+
+  /** Open before `runc create` / `runc exec`: exits reaped from now on are kept for waitFor(). */
+  subscribe(): ExitSubscription {
+    const sub = new Subscription(
+      () => this.#updateSafetyNet(),
+      (s) => {
+        this.#subscriptions.delete(s);
+        this.#updateSafetyNet();
+      },
+    );
+    this.#subscriptions.add(sub);
+    return sub;
+  }
+
+  // libuv waits for the children it spawned by pid; they must never be reaped here.
+  // Wrapping the prototype covers child_process.spawn/exec/execFile/fork and libraries
+  // built on them. The pid is dropped on 'exit', which Node emits in the same callback in
+  // which libuv reaped it, so the pid cannot be reused by another process in between.
+  #trackNodeChildren(): void {
+    const nodeChildren = this.#nodeChildren;
+    // Public in JavaScript, absent from the type definitions.
+    const proto = ChildProcess.prototype as unknown as { spawn(this: ChildProcess, ...args: unknown[]): unknown };
+    const spawn = proto.spawn;
+    proto.spawn = function (this: ChildProcess, ...args: unknown[]) {
+      const result = spawn.apply(this, args);
+      const pid = this.pid;
+      if (pid !== undefined) {
+        nodeChildren.add(pid);
+        this.once('exit', () => nodeChildren.delete(pid));
+      }
+      return result;
+    };
+  }
+
+  #children(): number[] {
+    const pids: number[] = [];
+    for (const word of readFileSync(this.#childrenFile, 'latin1').split(' ')) {
+      if (word) pids.push(Number(word));
+    }
+    return pids;
+  }
+
+  // A burst of SIGCHLDs (many exits at once) becomes one scan.
+  #scanSoon(): void {
+    if (this.#scanQueued) return;
+    this.#scanQueued = true;
+    setImmediate(() => {
+      this.#scanQueued = false;
+      this.#scan();
+    });
+  }
+
+  #scan(): void {
+    let reaped: boolean;
+    do {
+      reaped = false;
+      for (const pid of this.#children()) {
+        if (this.#nodeChildren.has(pid)) continue;
+        const exit = this.#tryReap(pid);
+        if (!exit) continue;
+        reaped = true;
+        for (const sub of this.#subscriptions) sub.deliver(exit);
+        this.emit('exit', exit);
+      }
+    } while (reaped);
+  }
+
+  #tryReap(pid: number): ExitInfo | undefined {
+    let result;
+    try {
+      result = native.waitpidNoHang(pid);
+    } catch (err) {
+      // Listed but no longer ours to wait for (reaped between the read and the wait).
+      if ((err as NodeJS.ErrnoException).code === 'ECHILD') return undefined;
+      throw err;
+    }
+    if (!result) return undefined;
+    const status = result.signal !== null ? 128 + result.signal : (result.code ?? 0);
+    return { pid, status, exitedAt: new Date() };
+  }
+
+  #updateSafetyNet(): void {
+    const waiting = [...this.#subscriptions].some((s) => s.waiting);
+    if (waiting && !this.#safetyNet) {
+      this.#safetyNet = setInterval(() => this.#scan(), SAFETY_NET_MS);
+      this.#scanSoon();
+    } else if (!waiting && this.#safetyNet) {
+      clearInterval(this.#safetyNet);
+      this.#safetyNet = undefined;
+    }
+  }
+}
