@@ -1,0 +1,396 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import {
+  findLeftovers,
+  forceDeleteRuncState,
+  killAndWait,
+  orphanedContainerInits,
+  processesUnder,
+  removeDir,
+  removeShimSockets,
+  startTicks,
+  taskBundles,
+  unmountAll,
+} from './cleanup.js';
+import { parseContainerdVersion, renderConfig, type ContainerdVersion } from './config.js';
+import { CtrEventStream, type EventStream } from './events.js';
+import { run, RunTimeoutError } from './run.js';
+
+export interface CtrOptions {
+  input?: string | Buffer;
+  timeoutMs?: number;
+  env?: Record<string, string>;
+}
+
+export interface CtrResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
+}
+
+export interface Containerd {
+  /** private temp dir holding root/, state/, config.toml, containerd.log */
+  readonly dir: string;
+  /** gRPC socket path (bare path) */
+  readonly address: string;
+  readonly ttrpcAddress: string;
+  /** e.g. "1.6.20" */
+  readonly version: string;
+  readonly namespace: string;
+  /** PID of the containerd daemon */
+  readonly pid: number;
+  /**
+   * Runs `ctr --address <address> --namespace <ns> ...args`. Never throws on a non-zero exit;
+   * throws RunTimeoutError if ctr does not finish within timeoutMs (default 60 s).
+   */
+  ctr(args: string[], opts?: CtrOptions): Promise<CtrResult>;
+  /** Starts `ctr events`; await `.ready` before causing the events you want to see. */
+  events(): EventStream;
+  /** containerd's log so far (still available after stop()) */
+  logs(): string;
+  /**
+   * Removes everything this daemon created: tasks, containers, the daemon, shim and container
+   * processes, mounts, and dir. Rejects (after cleaning up what it can) if something survived.
+   */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** containerd binary; default /usr/bin/containerd */
+  containerd?: string;
+  /** ctr binary; default the `ctr` next to the containerd binary, else `ctr` on PATH */
+  ctrBin?: string;
+  /** dirs put first on containerd's PATH, e.g. projectBinDir() so containerd finds containerd-shim-tsshim-v2 */
+  pathPrepend?: string[];
+  /** extra environment for containerd (and so for the shims it starts) */
+  env?: Record<string, string>;
+  namespace?: string;
+  /** log at debug level; containerd then also passes -debug to shims */
+  debug?: boolean;
+  /** how long to wait for the gRPC socket to answer; default 30 s */
+  startTimeoutMs?: number;
+}
+
+const DEFAULT_CONTAINERD = '/usr/bin/containerd';
+const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+// Socket paths must stay under the 108-byte sun_path limit, including suffixes such as
+// ".ttrpc", so the private dir lives directly in /tmp with a short name.
+const DIR_PREFIX = '/tmp/ctd-';
+
+const live = new Set<PrivateContainerd>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // Last resort for a test process that exits without calling stop(): everything here is
+  // synchronous because nothing else runs in an 'exit' handler.
+  process.on('exit', () => {
+    for (const c of live) c.emergencyCleanup();
+  });
+}
+
+function tail(text: string, lines: number): string {
+  return text.split('\n').slice(-lines).join('\n');
+}
+
+async function which(name: string, dirs: string[]): Promise<string | undefined> {
+  for (const d of dirs) {
+    const p = path.join(d, name);
+    try {
+      await fsp.access(p, fs.constants.X_OK);
+      return p;
+    } catch {
+      // keep looking
+    }
+  }
+  return undefined;
+}
+
+function ctrEnvironment(extra?: Record<string, string>): NodeJS.ProcessEnv {
+  // CONTAINERD_* variables would silently override the flags we pass (snapshotter, runtime, …).
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CONTAINERD_')) env[k] = v;
+  return { ...env, ...extra };
+}
+
+class PrivateContainerd implements Containerd {
+  readonly address: string;
+  readonly ttrpcAddress: string;
+  private readonly logFile: string;
+  private readonly streams = new Set<CtrEventStream>();
+  private readonly exited: Promise<void>;
+  private hasExited = false;
+  private stopping?: Promise<void>;
+  private finalLog?: string;
+  private readonly daemonStartTicks: number;
+
+  constructor(
+    readonly dir: string,
+    readonly version: string,
+    readonly namespace: string,
+    private readonly ctrBin: string,
+    private readonly child: ChildProcess,
+    paths: { grpc: string; ttrpc: string; log: string },
+  ) {
+    this.address = paths.grpc;
+    this.ttrpcAddress = paths.ttrpc;
+    this.logFile = paths.log;
+    this.daemonStartTicks = startTicks(child.pid!);
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        this.hasExited = true;
+        resolve();
+      }
+      child.on('exit', () => {
+        this.hasExited = true;
+        resolve();
+      });
+    });
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  get running(): boolean {
+    return !this.hasExited;
+  }
+
+  private baseArgs(namespace = this.namespace): string[] {
+    return ['--address', this.address, '--namespace', namespace];
+  }
+
+  async ctr(args: string[], opts: CtrOptions = {}): Promise<CtrResult> {
+    const r = await run(this.ctrBin, [...this.baseArgs(), ...args], {
+      input: opts.input,
+      timeoutMs: opts.timeoutMs,
+      env: ctrEnvironment(opts.env),
+    });
+    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  private async ctrIn(namespace: string, args: string[], timeoutMs = 15_000): Promise<CtrResult | undefined> {
+    try {
+      return await run(this.ctrBin, [...this.baseArgs(namespace), ...args], { timeoutMs, env: ctrEnvironment() });
+    } catch (err) {
+      if (err instanceof RunTimeoutError) return undefined;
+      throw err;
+    }
+  }
+
+  events(): EventStream {
+    const stream = new CtrEventStream({
+      ctrBin: this.ctrBin,
+      baseArgs: this.baseArgs(),
+      env: ctrEnvironment(),
+      publishMarker: async (name) => {
+        await this.ctrIn(this.namespace, ['namespaces', 'create', name], 10_000);
+      },
+      removeMarker: async (name) => {
+        await this.ctrIn(this.namespace, ['namespaces', 'remove', name], 10_000);
+      },
+      describeFailure: () => `containerd log (tail):\n${tail(this.logs(), 40)}`,
+    });
+    this.streams.add(stream);
+    return stream;
+  }
+
+  logs(): string {
+    if (this.finalLog !== undefined) return this.finalLog;
+    try {
+      return fs.readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    await Promise.all([...this.streams].map((s) => s.stop()));
+    if (this.running) await this.removeAllTasksAndContainers();
+    await this.stopDaemon();
+    this.finalLog = this.logs();
+    const problems = this.removeEverything();
+    live.delete(this);
+    if (problems) throw new Error(`containerd in ${this.dir} left things behind:\n${problems}\ncontainerd log (tail):\n${tail(this.finalLog, 40)}`);
+  }
+
+  // The way a user would clean up: through containerd, so shims get their normal shutdown.
+  private async removeAllTasksAndContainers(): Promise<void> {
+    const nsList = await this.ctrIn(this.namespace, ['namespaces', 'ls', '-q']);
+    const namespaces = new Set(lines(nsList));
+    namespaces.add(this.namespace);
+    for (const ns of namespaces) {
+      const tasks = lines(await this.ctrIn(ns, ['tasks', 'ls', '-q']));
+      await Promise.all(
+        tasks.map(async (id) => {
+          await this.ctrIn(ns, ['tasks', 'kill', '-s', 'SIGKILL', id]);
+          await this.ctrIn(ns, ['tasks', 'delete', '--force', id]);
+        }),
+      );
+      const containers = lines(await this.ctrIn(ns, ['containers', 'ls', '-q']));
+      await Promise.all(containers.map((id) => this.ctrIn(ns, ['containers', 'delete', id])));
+    }
+  }
+
+  private async stopDaemon(): Promise<void> {
+    if (!this.running) return;
+    this.child.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      if (this.running) this.child.kill('SIGKILL');
+    }, 5000);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** Synchronous teardown of whatever is left once the daemon is gone; returns a description of survivors. */
+  private removeEverything(): string {
+    const bundles = taskBundles(path.join(this.dir, 'state'));
+    const victims = [...orphanedContainerInits(bundles, this.daemonStartTicks), ...processesUnder(this.dir).map((p) => p.pid)];
+    const survivors = killAndWait(victims);
+    forceDeleteRuncState(bundles, this.dir);
+    removeShimSockets(this.address, bundles);
+    const stuckMounts = unmountAll(this.dir);
+    let rmError = '';
+    try {
+      removeDir(this.dir);
+    } catch (err) {
+      rmError = String(err);
+    }
+    const left = findLeftovers(this.dir);
+    const out: string[] = [];
+    if (survivors.length) out.push(`processes that did not die: ${survivors.join(', ')}`);
+    if (left.processes.length) out.push(`processes: ${left.processes.map((p) => `${p.pid} ${p.cmdline}`).join('; ')}`);
+    if (stuckMounts.length || left.mounts.length) out.push(`mounts: ${[...new Set([...stuckMounts, ...left.mounts])].join(', ')}`);
+    if (left.dirExists) out.push(`directory still exists${rmError ? `: ${rmError}` : ''}`);
+    return out.join('\n');
+  }
+
+  emergencyCleanup(): void {
+    for (const s of this.streams) s.killNow();
+    if (this.running) this.child.kill('SIGKILL');
+    try {
+      this.removeEverything();
+    } catch {
+      // the process is exiting; nothing can report this any more
+    }
+  }
+}
+
+function lines(r: CtrResult | undefined): string[] {
+  if (!r || r.code !== 0) return [];
+  return r.stdout
+    .toString('utf8')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+}
+
+// A plugin that fails to load only produces a warning in containerd's log and an obscure
+// "unknown service" from ctr much later, so check up front that what tests use is there.
+const REQUIRED_PLUGINS = [
+  ['io.containerd.grpc.v1', 'tasks'],
+  ['io.containerd.grpc.v1', 'events'],
+  ['io.containerd.snapshotter.v1', 'overlayfs'],
+];
+
+async function requirePlugins(c: PrivateContainerd): Promise<void> {
+  const r = await c.ctr(['plugins', 'ls'], { timeoutMs: 10_000 });
+  const table = r.stdout.toString('utf8');
+  const missing = REQUIRED_PLUGINS.filter(
+    ([type, id]) => !table.split('\n').some((l) => new RegExp(`^${type}\\s+${id}\\s.*\\sok\\s*$`).test(l)),
+  );
+  if (r.code === 0 && missing.length === 0) return;
+  const log = c.logs();
+  await c.stop().catch(() => {});
+  throw new Error(
+    `containerd in ${c.dir} is missing plugins ${missing.map((m) => m.join('.')).join(', ')}:\n${r.stderr}${table}\nlog:\n${tail(log, 60)}`,
+  );
+}
+
+export async function containerdVersion(bin = DEFAULT_CONTAINERD): Promise<ContainerdVersion> {
+  const r = await run(bin, ['--version'], { timeoutMs: 10_000 });
+  if (r.code !== 0) throw new Error(`${bin} --version failed (${r.code}): ${r.stderr}`);
+  return parseContainerdVersion(r.stdout.toString('utf8'));
+}
+
+export async function startContainerd(opts: StartOptions = {}): Promise<Containerd> {
+  const bin = opts.containerd ?? DEFAULT_CONTAINERD;
+  const binDir = path.dirname(path.resolve(bin));
+  const ctrBin = opts.ctrBin ?? (await which('ctr', [binDir])) ?? 'ctr';
+  const version = await containerdVersion(bin);
+
+  const dir = await fsp.mkdtemp(DIR_PREFIX);
+  const paths = {
+    root: path.join(dir, 'root'),
+    state: path.join(dir, 'state'),
+    grpc: path.join(dir, 'c.sock'),
+    ttrpc: path.join(dir, 'c.sock.ttrpc'),
+    opt: path.join(dir, 'opt'),
+    log: path.join(dir, 'containerd.log'),
+    config: path.join(dir, 'config.toml'),
+    tmp: path.join(dir, 'tmp'),
+  };
+  await fsp.mkdir(paths.tmp);
+  await fsp.writeFile(paths.config, renderConfig(version, paths, opts.debug ?? false));
+
+  // The containerd binary's own directory comes right after pathPrepend so that an unpacked
+  // containerd release finds its own containerd-shim-runc-v2 rather than the system's.
+  const pathDirs = [...(opts.pathPrepend ?? []), binDir, ...SYSTEM_PATH];
+  // A clean environment, like a service manager gives containerd; the shims inherit it.
+  const env: NodeJS.ProcessEnv = {
+    PATH: [...new Set(pathDirs)].join(':'),
+    // Temporary mounts made while unpacking images go under TMPDIR; keep them inside dir.
+    TMPDIR: paths.tmp,
+    HOME: process.env['HOME'] ?? '/root',
+    ...opts.env,
+  };
+
+  const logFd = fs.openSync(paths.log, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(bin, ['--config', paths.config], { cwd: dir, env, stdio: ['ignore', logFd, logFd] });
+  } finally {
+    fs.closeSync(logFd);
+  }
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  }).catch((err) => {
+    removeDir(dir);
+    throw err;
+  });
+
+  const c = new PrivateContainerd(dir, version.version, opts.namespace ?? 'default', ctrBin, child, paths);
+  live.add(c);
+  installExitHook();
+
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
+  for (;;) {
+    if (!c.running) {
+      const log = c.logs();
+      await c.stop().catch(() => {});
+      throw new Error(`containerd in ${dir} exited during startup; log:\n${tail(log, 60)}`);
+    }
+    if (fs.existsSync(paths.grpc)) {
+      const r = await c.ctr(['version'], { timeoutMs: 5000 }).catch(() => undefined);
+      if (r?.code === 0) {
+        await requirePlugins(c);
+        return c;
+      }
+    }
+    if (Date.now() > deadline) {
+      const log = c.logs();
+      await c.stop().catch(() => {});
+      throw new Error(`containerd in ${dir} did not answer on ${paths.grpc} within ${opts.startTimeoutMs ?? 30_000} ms; log:\n${tail(log, 60)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
