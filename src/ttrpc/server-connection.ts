@@ -1,12 +1,13 @@
 import { ttrpc } from '../api/gen/proto.js';
 import { Code } from './codes.js';
 import { int64ToBigInt, startTimer } from './deadline.js';
-import { type DecodedItem, type Frame, Flag, FrameDecoder, MessageType, encodeFrame, oversizeMessage } from './frame-codec.js';
+import { type DecodedItem, type Frame, Flag, FrameDecoder, MessageType, oversizeMessage } from './frame-codec.js';
 import type { FrameSink } from './frame-sink.js';
 import { metadataFromKeyValues } from './metadata.js';
 import type { CallContext, ServiceRegistry } from './service.js';
 import { TtrpcError, errorText } from './status-error.js';
-import { runUnary, statusResponse } from './unary-call.js';
+import { type CallOutcome, responseFrame, statusFrame } from './response-frame.js';
+import { runUnary } from './unary-call.js';
 
 export interface ConnectionLimits {
   /** Handlers running at once on one connection; further requests get ResourceExhausted. */
@@ -142,7 +143,7 @@ export class ServerConnection {
     }
     this.#calls.set(id, call);
     runUnary(def, req.payload, ctx).then(
-      (response) => this.#complete(id, call, response),
+      (outcome) => this.#complete(id, call, outcome),
       (err) => this.#onError(err),
     );
   }
@@ -170,11 +171,13 @@ export class ServerConnection {
     this.#closeIfDrained();
   }
 
-  #complete(id: number, call: ActiveCall, response: Uint8Array): void {
+  #complete(id: number, call: ActiveCall, outcome: CallOutcome): void {
     call.cancelDeadline?.();
     if (this.#calls.get(id) !== call) return;
     this.#calls.delete(id);
-    this.#send(id, response);
+    // An oversize reply becomes a ResourceExhausted status on its own stream; Go ttrpc drops the
+    // whole connection instead.
+    this.#send(responseFrame(id, outcome));
     this.#closeIfDrained();
   }
 
@@ -184,18 +187,11 @@ export class ServerConnection {
   }
 
   #reject(id: number, code: Code, message: string): void {
-    this.#send(id, statusResponse(code, message));
+    this.#send(statusFrame(id, code, message));
   }
 
-  #send(id: number, response: Uint8Array): void {
+  #send(frame: Buffer): void {
     if (this.#closed) return;
-    let frame: Buffer;
-    try {
-      frame = encodeFrame(id, MessageType.Response, 0, response);
-    } catch (err) {
-      // Go ttrpc drops the whole connection here; answering the one call keeps the others alive.
-      frame = encodeFrame(id, MessageType.Response, 0, statusResponse(Code.ResourceExhausted, errorText(err)));
-    }
     this.#sink.write(frame);
     if (this.#sink.bufferedBytes > this.#limits.maxBufferedBytes) {
       this.#onError(new Error(`ttrpc: closing connection: peer left ${this.#sink.bufferedBytes} bytes of replies unread`));
