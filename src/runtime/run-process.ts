@@ -1,0 +1,70 @@
+import { spawn, type StdioOptions } from 'node:child_process';
+
+export interface RunOptions {
+  readonly cwd?: string;
+  readonly env: NodeJS.ProcessEnv;
+  /**
+   * Exactly what the child gets. Only 'pipe' entries are read (stdout, stderr) or written
+   * (stdin, with `input`); fds are handed over as they are.
+   */
+  readonly stdio: StdioOptions;
+  readonly input?: string;
+  readonly timeoutMs: number;
+}
+
+export type RunResult =
+  | { readonly kind: 'exited'; readonly exitCode: number | null; readonly signal: NodeJS.Signals | null; readonly stdout: string; readonly stderr: string }
+  | { readonly kind: 'timed-out'; readonly pid: number | undefined };
+
+/** Enough for `ps` of a container with ~100k processes; a runaway runtime cannot grow us further. */
+const MAX_CAPTURE = 4 << 20;
+
+/**
+ * Runs one program to completion or to its deadline. At the deadline it is SIGKILLed and the
+ * promise settles at once: a stuck runtime must not hold the request (and the containerd
+ * call behind it) forever, even if something it left behind keeps our pipes open. Whatever
+ * settles first wins; later events are no-ops on a settled promise.
+ */
+export function runProcess(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio });
+    const stdout: Buffer[] = [];
+    const stderr: Buffer[] = [];
+    let captured = 0;
+    const collect = (into: Buffer[]) => (chunk: Buffer) => {
+      if (captured >= MAX_CAPTURE) return;
+      captured += chunk.length;
+      into.push(chunk);
+    };
+    child.stdout?.on('data', collect(stdout));
+    child.stderr?.on('data', collect(stderr));
+    if (child.stdin) {
+      // EPIPE when the runtime exits without reading: its exit status tells the story.
+      child.stdin.on('error', () => {});
+      child.stdin.end(opts.input ?? '');
+    }
+
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      resolve({ kind: 'timed-out', pid: child.pid });
+    }, opts.timeoutMs);
+
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    // 'close' rather than 'exit': ps output may still be in the pipe when the process exits.
+    child.once('close', (exitCode, signal) => {
+      clearTimeout(timer);
+      resolve({
+        kind: 'exited',
+        exitCode,
+        signal,
+        stdout: Buffer.concat(stdout).toString('utf8'),
+        stderr: Buffer.concat(stderr).toString('utf8'),
+      });
+    });
+  });
+}

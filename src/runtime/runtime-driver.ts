@@ -1,0 +1,364 @@
+import { randomBytes } from 'node:crypto';
+import { open, stat, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { StdioOptions } from 'node:child_process';
+import type { Logger } from 'pino';
+import { Code, TtrpcError } from '../ttrpc/index.js';
+import { lookPath } from './binary-path.js';
+import { DIALECTS, type Dialect, type RuntimeCommand } from './dialects.js';
+import { RuntimeCommandError } from './runtime-errors.js';
+import { lastErrorMessage } from './runtime-log.js';
+import { runProcess } from './run-process.js';
+import type { ResolvedRuntime } from './select.js';
+
+/**
+ * Raw fds handed to the runtime. On create/exec/restore the container inherits them, so they
+ * are given as they are and never replaced by pipes of ours: a detached runtime passes its
+ * stdio on to the container and a pipe would stay open for the container's whole life.
+ */
+export interface RuntimeSpawnIO {
+  readonly stdin?: number | 'ignore';
+  readonly stdout?: number | 'ignore';
+  readonly stderr?: number | 'ignore';
+}
+
+export interface RuntimeContext {
+  readonly namespace: string;
+  readonly bundle: string;
+  readonly logger?: Logger;
+  /** Per invocation; runsc create (sandbox boot) takes seconds. */
+  readonly timeoutMs?: number;
+}
+
+export interface CreateOptions {
+  readonly id: string;
+  readonly pidFile: string;
+  readonly consoleSocket?: string;
+  readonly noPivot?: boolean;
+  readonly noNewKeyring?: boolean;
+  readonly io?: RuntimeSpawnIO;
+}
+
+export interface ExecOptions {
+  readonly id: string;
+  /** JSON of an OCI `process` object. */
+  readonly processJson: string;
+  readonly pidFile: string;
+  readonly consoleSocket?: string;
+  readonly io?: RuntimeSpawnIO;
+}
+
+/** containerd.runc.v1.CheckpointOptions, in the driver's words. */
+export interface CheckpointOptions {
+  readonly id: string;
+  readonly imagePath: string;
+  /** Default `<bundle>/work/criu-work`, as the reference shim. */
+  readonly workPath?: string;
+  /** False for CheckpointOptions.exit. */
+  readonly leaveRunning: boolean;
+  readonly tcpEstablished?: boolean;
+  readonly externalUnixSockets?: boolean;
+  /** CheckpointOptions.terminal. */
+  readonly shellJob?: boolean;
+  readonly fileLocks?: boolean;
+  readonly cgroupsMode?: string;
+  readonly emptyNamespaces?: readonly string[];
+}
+
+export interface RestoreOptions {
+  readonly id: string;
+  readonly imagePath: string;
+  /** Default `<bundle>/work`, as the reference shim. */
+  readonly workPath?: string;
+  readonly parentPath?: string;
+  readonly pidFile: string;
+  readonly consoleSocket?: string;
+  readonly noPivot?: boolean;
+  readonly io?: RuntimeSpawnIO;
+}
+
+const DEFAULT_TIMEOUT_MS = 60_000;
+
+/**
+ * Drives one OCI runtime through runc's command line for one bundle.
+ *
+ * Go's runc shim sets Pdeathsig=SIGKILL on every runtime it starts; Node cannot. Instead each
+ * invocation has a deadline at which the runtime is SIGKILLed, and runc's own helpers
+ * (runc init) die with their parent.
+ */
+export class RuntimeDriver {
+  /** Absolute path of the runtime binary. */
+  readonly binary: string;
+  readonly runtime: ResolvedRuntime;
+  private readonly dialect: Dialect;
+  private readonly ctx: RuntimeContext;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(rt: ResolvedRuntime, ctx: RuntimeContext) {
+    this.runtime = rt;
+    this.ctx = ctx;
+    this.dialect = DIALECTS[rt.dialect];
+    // systemd would take the runtime's readiness notification for the shim's own.
+    const { NOTIFY_SOCKET: _, ...inherited } = process.env;
+    this.env = { ...inherited, ...rt.env };
+    const binary = lookPath(rt.binary, this.env.PATH);
+    if (!binary) {
+      const where = rt.binary.startsWith('/') ? 'is missing or not executable' : 'not found in PATH';
+      // Not NotFound: containerd reads NotFound on Delete as "already gone" and would drop the task.
+      throw new TtrpcError(Code.FailedPrecondition, `runtime binary ${JSON.stringify(rt.binary)} ${where} (${rt.binarySource})`);
+    }
+    this.binary = binary;
+  }
+
+  /** The `[runtimes.X]` name, as users know the runtime. */
+  get name(): string {
+    return this.runtime.name;
+  }
+
+  /** Where the runtime writes its JSON log, and where its errors are read back from. */
+  get logPath(): string {
+    return join(this.ctx.bundle, 'log.json');
+  }
+
+  async create(o: CreateOptions): Promise<void> {
+    const args = [
+      'create', '--bundle', this.ctx.bundle, '--pid-file', o.pidFile,
+      ...optional('--console-socket', o.consoleSocket),
+      ...(o.noPivot ? ['--no-pivot'] : []),
+      ...(o.noNewKeyring ? ['--no-new-keyring'] : []),
+      o.id,
+    ];
+    await this.run('create', args, { stdio: containerStdio(o.io) });
+  }
+
+  async start(id: string): Promise<void> {
+    await this.run('start', ['start', id]);
+  }
+
+  /** The process spec travels in a private temp file, as runc reads it from a path. */
+  async exec(o: ExecOptions): Promise<void> {
+    this.assertSupported('exec', []);
+    const processFile = await writeProcessFile(o.processJson);
+    try {
+      const args = [
+        'exec', '--process', processFile,
+        ...optional('--console-socket', o.consoleSocket),
+        '--detach', '--pid-file', o.pidFile, o.id,
+      ];
+      await this.run('exec', args, { stdio: containerStdio(o.io) });
+    } finally {
+      await unlink(processFile).catch(() => {});
+    }
+  }
+
+  async kill(id: string, signal: number, all = false): Promise<void> {
+    if (!Number.isInteger(signal) || signal < 0) {
+      throw new TtrpcError(Code.InvalidArgument, `invalid signal ${signal}`);
+    }
+    await this.run('kill', ['kill', ...(all ? ['--all'] : []), id, String(signal)]);
+  }
+
+  async delete(id: string, opts: { force?: boolean } = {}): Promise<void> {
+    await this.run('delete', ['delete', ...(opts.force ? ['--force'] : []), id]);
+  }
+
+  async pause(id: string): Promise<void> {
+    await this.run('pause', ['pause', id]);
+  }
+
+  async resume(id: string): Promise<void> {
+    await this.run('resume', ['resume', id]);
+  }
+
+  /** Pids of every process in the container. */
+  async ps(id: string): Promise<number[]> {
+    const args = ['ps', '--format', 'json', id];
+    const { stdout } = await this.run('ps', args);
+    let pids: unknown;
+    try {
+      pids = JSON.parse(stdout);
+    } catch (cause) {
+      throw new TtrpcError(Code.Internal, `${this.name} ps printed no JSON: ${JSON.stringify(stdout.slice(0, 200))}`, { cause });
+    }
+    // A Go nil slice marshals as null: an empty container.
+    if (pids === null) return [];
+    if (!Array.isArray(pids) || !pids.every((p) => Number.isInteger(p))) {
+      throw new TtrpcError(Code.Internal, `${this.name} ps printed no array of pids: ${JSON.stringify(stdout.slice(0, 200))}`);
+    }
+    return pids;
+  }
+
+  /** `resourcesJson`: an OCI `linux.resources` object. */
+  async update(id: string, resourcesJson: string): Promise<void> {
+    await this.run('update', ['update', '--resources=-', id], { input: resourcesJson });
+  }
+
+  async checkpoint(o: CheckpointOptions): Promise<void> {
+    const args = [
+      'checkpoint', '--image-path', o.imagePath,
+      '--work-path', o.workPath ?? join(this.ctx.bundle, 'work', 'criu-work'),
+      ...(o.tcpEstablished ? ['--tcp-established'] : []),
+      ...(o.externalUnixSockets ? ['--ext-unix-sk'] : []),
+      ...(o.shellJob ? ['--shell-job'] : []),
+      ...(o.fileLocks ? ['--file-locks'] : []),
+      ...optional('--manage-cgroups-mode', o.cgroupsMode),
+      ...(o.emptyNamespaces ?? []).flatMap((ns) => ['--empty-ns', ns]),
+      ...(o.leaveRunning ? ['--leave-running'] : []),
+      o.id,
+    ];
+    await this.run('checkpoint', args);
+  }
+
+  async restore(o: RestoreOptions): Promise<void> {
+    const args = [
+      'restore', '--image-path', o.imagePath,
+      '--work-path', o.workPath ?? join(this.ctx.bundle, 'work'),
+      ...optional('--parent-path', o.parentPath),
+      '--detach', '--pid-file', o.pidFile,
+      ...optional('--console-socket', o.consoleSocket),
+      ...(o.noPivot ? ['--no-pivot'] : []),
+      // Single dash, as go-runc emits it; runc's flag parser takes both forms.
+      '-no-subreaper',
+      '--bundle', this.ctx.bundle, o.id,
+    ];
+    await this.run('restore', args, { stdio: containerStdio(o.io) });
+  }
+
+  /** First line of `<binary> --version`, e.g. "runc version 1.1.5". */
+  async version(): Promise<string> {
+    const argv = [this.binary, '--version'];
+    const result = await this.spawn('version', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+    if (result.exitCode !== 0) {
+      throw new RuntimeCommandError(Code.Unknown, lastLine(result.stderr) ?? exitText(this.binary, 'version', result), {
+        exitCode: result.exitCode,
+        argv,
+      });
+    }
+    return result.stdout.trim().split('\n')[0];
+  }
+
+  private globalArgs(): string[] {
+    const rt = this.runtime;
+    return [
+      '--root', join(rt.root, this.ctx.namespace),
+      '--log', this.logPath,
+      '--log-format', 'json',
+      ...(rt.systemdCgroup ? ['--systemd-cgroup'] : []),
+      ...Object.entries(rt.options).map(([key, value]) => (value === true ? `--${key}` : `--${key}=${value}`)),
+      ...rt.flags,
+    ];
+  }
+
+  private assertSupported(command: RuntimeCommand, args: readonly string[]): void {
+    if (!this.dialect.commands.has(command)) {
+      throw new TtrpcError(Code.Unimplemented, `${this.name} does not support ${command}`);
+    }
+    const unsupported = this.dialect.unsupportedFlags[command];
+    const flag = unsupported && args.find((a) => unsupported.has(a));
+    if (flag) {
+      throw new TtrpcError(Code.Unimplemented, `${this.name} does not support ${command} ${flag}`);
+    }
+  }
+
+  /**
+   * One runtime command with the global flags. Without container stdio its stdout and
+   * stderr are captured: stdout is ps's answer, stderr the fallback error text for runtimes
+   * that do not log every failure (crun ps).
+   */
+  private async run(
+    command: RuntimeCommand,
+    args: readonly string[],
+    opts: { stdio?: StdioOptions; input?: string } = {},
+  ): Promise<{ stdout: string }> {
+    this.assertSupported(command, args);
+    const argv = [this.binary, ...this.globalArgs(), ...args];
+    const stdio = opts.stdio ?? [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+    // The log accumulates over the container's life; only this invocation's entries count.
+    const logStart = await fileSize(this.logPath);
+    const result = await this.spawn(command, argv, { stdio, input: opts.input });
+    if (result.exitCode === 0) return result;
+    const logged = lastErrorMessage(await readFrom(this.logPath, logStart));
+    const message = logged ?? lastLine(result.stderr) ?? exitText(this.binary, command, result);
+    throw new RuntimeCommandError(Code.Unknown, message, { exitCode: result.exitCode, argv });
+  }
+
+  private async spawn(
+    command: RuntimeCommand | 'version',
+    argv: readonly string[],
+    opts: { stdio: StdioOptions; input?: string },
+  ): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
+    const timeoutMs = this.ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.ctx.logger?.debug({ argv }, 'runtime invocation');
+    let result;
+    try {
+      result = await runProcess(argv[0], argv.slice(1), {
+        cwd: command === 'version' ? undefined : this.ctx.bundle,
+        env: this.env,
+        stdio: opts.stdio,
+        input: opts.input,
+        timeoutMs,
+      });
+    } catch (cause) {
+      throw new TtrpcError(Code.FailedPrecondition, `cannot run ${this.binary} ${command}: ${(cause as Error).message}`, { cause });
+    }
+    if (result.kind === 'timed-out') {
+      const message = `${this.binary} ${command} did not finish within ${timeoutMs} ms and was killed`;
+      throw new RuntimeCommandError(Code.DeadlineExceeded, message, { exitCode: null, argv });
+    }
+    return result;
+  }
+}
+
+function optional(flag: string, value: string | undefined): string[] {
+  return value ? [flag, value] : [];
+}
+
+function containerStdio(io: RuntimeSpawnIO = {}): StdioOptions {
+  return [io.stdin ?? 'ignore', io.stdout ?? 'ignore', io.stderr ?? 'ignore'];
+}
+
+/** Go's wording (exec.ExitError), which containerd users know from the reference shim. */
+function exitText(binary: string, command: string, r: { exitCode: number | null; signal: NodeJS.Signals | null }): string {
+  const status = r.signal ? `signal: ${r.signal}` : `exit status ${r.exitCode}`;
+  return `${binary} ${command} did not terminate successfully: ${status}`;
+}
+
+function lastLine(text: string): string | undefined {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
+}
+
+async function fileSize(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch {
+    return 0;
+  }
+}
+
+async function readFrom(path: string, offset: number): Promise<string> {
+  let handle;
+  try {
+    handle = await open(path, 'r');
+  } catch {
+    return '';
+  }
+  try {
+    const { size } = await handle.stat();
+    // A log truncated meanwhile (someone rotated it) is read whole.
+    const start = size < offset ? 0 : offset;
+    const buf = Buffer.alloc(size - start);
+    await handle.read(buf, 0, buf.length, start);
+    return buf.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `runc-process<random>` under $XDG_RUNTIME_DIR (or the temp dir), readable by us only. */
+async function writeProcessFile(json: string): Promise<string> {
+  const dir = process.env.XDG_RUNTIME_DIR || tmpdir();
+  const path = join(dir, `runc-process${randomBytes(8).toString('hex')}`);
+  await writeFile(path, json, { mode: 0o600, flag: 'wx' });
+  return path;
+}

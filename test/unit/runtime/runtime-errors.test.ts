@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { Code, TtrpcError } from '../../../src/ttrpc/index.js';
+import { RuntimeCommandError, isNotExist, isProcessAlreadyFinished } from '../../../src/runtime/runtime-errors.js';
+import { lastErrorMessage } from '../../../src/runtime/runtime-log.js';
+
+function runtimeError(message: string): RuntimeCommandError {
+  return new RuntimeCommandError(Code.Unknown, message, { exitCode: 1, argv: ['runc', 'kill', 'c1', '9'] });
+}
+
+describe('classifying runtime errors', () => {
+  it.each([
+    'process already finished',
+    'container not running',
+    'cannot signal container "c1": container is not running',
+    'kill container: No such process',
+    'ESRCH',
+  ])('"%s" means the process already finished', (text) => {
+    expect(isProcessAlreadyFinished(runtimeError(text))).toBe(true);
+    expect(isNotExist(runtimeError(text))).toBe(false);
+  });
+
+  it.each([
+    'container does not exist',
+    'loading container: file does not exist',
+    "cannot open directory '/run/crun/c1': No such file or directory",
+    'error opening file `/run/crun/c1/status`: No such file or directory',
+  ])('"%s" means the container does not exist', (text) => {
+    expect(isNotExist(runtimeError(text))).toBe(true);
+    expect(isProcessAlreadyFinished(runtimeError(text))).toBe(false);
+  });
+
+  it('a missing executable inside the container is neither', () => {
+    const err = runtimeError('runc create failed: unable to start container process: exec: "sh": no such file or directory');
+    expect(isNotExist(err)).toBe(false);
+    expect(isProcessAlreadyFinished(err)).toBe(false);
+  });
+
+  it('a runtime error wrapped by a caller is still recognised through its cause', () => {
+    const wrapped = new TtrpcError(Code.NotFound, 'no such container', { cause: runtimeError('container does not exist') });
+    expect(isNotExist(wrapped)).toBe(true);
+  });
+
+  it('only the runtime\'s own words classify: other errors with the same text do not', () => {
+    expect(isNotExist(new TtrpcError(Code.InvalidArgument, 'config file does not exist'))).toBe(false);
+    expect(isProcessAlreadyFinished(new Error('no such process'))).toBe(false);
+  });
+});
+
+describe('reading the runtime log', () => {
+  it('takes the last error of one-object-per-line logs (runc, crun), ignoring other levels', () => {
+    const log = [
+      '{"level":"error","msg":"first","time":"t"}',
+      '{"level":"info","msg":"noise","time":"t"}',
+      '{"msg":"second {with braces} and \\"quotes\\"","level":"error","time":"t"}',
+      '{"level":"warning","msg":"later warning","time":"t"}',
+      '',
+    ].join('\n');
+    expect(lastErrorMessage(log)).toBe('second {with braces} and "quotes"');
+  });
+
+  it('reads runsc logs, whose entries have no newline between them', () => {
+    const log = '{"msg":"a","level":"error","time":"t"}{"msg":"b","level":"error","time":"t"}{"msg":"c","level":"debug","time":"t"}';
+    expect(lastErrorMessage(log)).toBe('b');
+  });
+
+  it('an entry torn by a killed runtime does not hide the entries after it', () => {
+    const log = '{"level":"error","msg":"torn in the mid\n{"level":"error","msg":"whole","time":"t"}\n';
+    expect(lastErrorMessage(log)).toBe('whole');
+  });
+
+  it('no error entry at all gives nothing', () => {
+    expect(lastErrorMessage('')).toBeUndefined();
+    expect(lastErrorMessage('plain text, not json\n{"level":"info","msg":"x"}')).toBeUndefined();
+  });
+});
