@@ -230,7 +230,7 @@ export class RuntimeDriver {
     const argv = [this.binary, '--version'];
     const result = await this.spawn('version', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
     if (result.exitCode !== 0) {
-      throw new RuntimeCommandError(Code.Unknown, lastLine(result.stderr) ?? exitText(this.binary, 'version', result), {
+      throw new RuntimeCommandError(Code.Unknown, firstLine(result.stderr) ?? exitText(this.binary, 'version', result), {
         exitCode: result.exitCode,
         argv,
       });
@@ -263,8 +263,8 @@ export class RuntimeDriver {
 
   /**
    * One runtime command with the global flags. Without container stdio its stdout and
-   * stderr are captured: stdout is ps's answer, stderr the fallback error text for runtimes
-   * that do not log every failure (crun ps).
+   * stderr are captured: stdout is ps's answer, stderr the fallback error text for failures
+   * that never reach the log (crun ps, Go flag errors, which are followed by the usage text).
    */
   private async run(
     command: RuntimeCommand,
@@ -279,7 +279,7 @@ export class RuntimeDriver {
     const result = await this.spawn(command, argv, { stdio, input: opts.input });
     if (result.exitCode === 0) return result;
     const logged = lastErrorMessage(await readFrom(this.logPath, logStart));
-    const message = logged ?? lastLine(result.stderr) ?? exitText(this.binary, command, result);
+    const message = logged ?? firstLine(result.stderr) ?? exitText(this.binary, command, result);
     throw new RuntimeCommandError(Code.Unknown, message, { exitCode: result.exitCode, argv });
   }
 
@@ -324,8 +324,8 @@ function exitText(binary: string, command: string, r: { exitCode: number | null;
   return `${binary} ${command} did not terminate successfully: ${status}`;
 }
 
-function lastLine(text: string): string | undefined {
-  return text.split('\n').map((l) => l.trim()).filter(Boolean).at(-1);
+function firstLine(text: string): string | undefined {
+  return text.split('\n').map((l) => l.trim()).find(Boolean);
 }
 
 async function fileSize(path: string): Promise<number> {

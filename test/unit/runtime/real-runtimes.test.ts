@@ -20,7 +20,7 @@ afterAll(async () => {
   await rm(bundle, { recursive: true, force: true });
 });
 
-function driver(dialect: DialectName): RuntimeDriver {
+function driver(dialect: DialectName, options: Record<string, string | boolean> = {}, flags: string[] = []): RuntimeDriver {
   return new RuntimeDriver(
     {
       name: dialect,
@@ -28,10 +28,10 @@ function driver(dialect: DialectName): RuntimeDriver {
       binarySource: `runtimes.${dialect}.binary in the test`,
       root: join(root, dialect),
       dialect,
-      flags: [],
+      flags,
       systemdCgroup: false,
       env: {},
-      options: {},
+      options,
     },
     { namespace: 'default', bundle },
   );
@@ -90,4 +90,18 @@ describe('against the other installed runtimes', () => {
       expect(isNotExist(err), err.message).toBe(true);
     });
   }
+});
+
+describe('against the installed runsc', () => {
+  it('accepts options rendered as global flags before the command', async () => {
+    // An unknown or misplaced flag would fail with "flag provided but not defined" instead.
+    const err = await failure(driver('runsc', { platform: 'ptrace', network: 'none', 'file-access': 'exclusive' }).ps('no-such-container'));
+    expect(err.argv).toContain('--platform=ptrace');
+    expect(isNotExist(err), err.message).toBe(true);
+  });
+
+  it('a flag it does not know is reported in its own words, not as its usage text', async () => {
+    const err = await failure(driver('runsc', {}, ['--no-such-flag']).ps('c1'));
+    expect(err.message).toBe('flag provided but not defined: -no-such-flag');
+  });
 });

@@ -215,8 +215,8 @@ describe('runtime failures', () => {
     expect(err.message).toBe('loading container: file does not exist');
   });
 
-  it('without a logged error, the last line of the runtime\'s stderr is the message', async () => {
-    await standIn.behave({ exit: 253, stderr: 'some detail\nerror opening file `/run/crun/c1/status`: No such file or directory\n' });
+  it('without a logged error, the first line of the runtime\'s stderr is the message', async () => {
+    await standIn.behave({ exit: 253, stderr: '\nerror opening file `/run/crun/c1/status`: No such file or directory\nUsage: crun\n' });
     const err = await failure(driver({ dialect: 'crun' }).ps('c1'));
     expect(err.message).toBe('error opening file `/run/crun/c1/status`: No such file or directory');
   });
