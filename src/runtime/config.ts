@@ -113,13 +113,15 @@ export function validateConfig(doc: Record<string, unknown>, file: string): Conf
     }
   }
 
+  // A broken runtime table still names a runtime: report the table, not default_runtime too.
+  const names = new Set([...runtimes.keys(), ...(isTable(tables) ? Object.keys(tables) : [])]);
   let defaultRuntime = 'runc';
   const wanted = doc.default_runtime;
   if (wanted !== undefined) {
     if (typeof wanted !== 'string') {
       problems.add('default_runtime', `expected a string, got ${tomlType(wanted)}`);
-    } else if (!runtimes.has(wanted) && !(isTable(tables) && Object.hasOwn(tables, wanted))) {
-      const known = [...runtimes.keys()].join(', ');
+    } else if (!names.has(wanted)) {
+      const known = [...names].join(', ');
       problems.add('default_runtime', `expected the name of a [runtimes.X] table (one of: ${known}), got ${JSON.stringify(wanted)}`);
     } else {
       defaultRuntime = wanted;

@@ -156,11 +156,16 @@ describe('config file', () => {
     expect(report.problems.map(formatProblem)).toEqual([
       `${location.path}: runtimes.runc.systemd_cgroup: expected a boolean, got string`,
       `${location.path}: runtimes.runsc.env.PATH: expected a string, got integer`,
-      // runsc is still a known name: its table exists, it is only broken.
-      `${location.path}: default_runtime: expected the name of a [runtimes.X] table (one of: runc), got "nope"`,
+      // runsc's table is broken, yet it is a runtime name all the same.
+      `${location.path}: default_runtime: expected the name of a [runtimes.X] table (one of: runc, runsc), got "nope"`,
     ]);
     const err = await loadError(location);
     expect(err.message.split('\n')).toHaveLength(3);
+  });
+
+  it('default_runtime naming a broken runtime table reports only the table', () => {
+    const report = parseConfig('default_runtime = "gvisor"\n[runtimes.gvisor]\nroot = 1\n', '/t.toml');
+    expect(report.problems.map(formatProblem)).toEqual(['/t.toml: runtimes.gvisor.root: expected a string, got integer']);
   });
 
   it('a missing file that was named explicitly is an error naming it and who named it', async () => {
