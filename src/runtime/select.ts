@@ -21,7 +21,7 @@ export interface RuncRuntimeOptions {
   readonly systemdCgroup?: boolean | null;
 }
 
-export interface RuntimeRequest {
+export interface RuntimeChoice {
   /** The container spec's annotations. */
   readonly annotations?: Readonly<Record<string, string>> | null;
   readonly runcOptions?: RuncRuntimeOptions | null;
@@ -31,7 +31,7 @@ export interface RuntimeRequest {
  * Precedence: the container's runtime annotation, then the runc Options containerd sent
  * (default runtime's settings with that binary/root), then `default_runtime`.
  */
-export function selectRuntime(config: ShimConfig, request: RuntimeRequest = {}): ResolvedRuntime {
+export function selectRuntime(config: ShimConfig, request: RuntimeChoice = {}): ResolvedRuntime {
   const origin = config.file ?? 'the built-in defaults';
   const named = request.annotations?.[RUNTIME_ANNOTATION];
   if (named !== undefined) {
