@@ -1,0 +1,38 @@
+// libuv opens every file with O_CLOEXEC, so none of these handles leaks into runtime or container processes.
+import { constants, openSync, closeSync } from 'node:fs';
+import net from 'node:net';
+
+/**
+ * Opens a containerd FIFO for writing without ever blocking: O_RDWR on a FIFO returns at once on
+ * Linux even with no reader yet, and holding the read side too means our writes never fail with
+ * EPIPE while the client (ctr, CRI) is away; data waits in the pipe and back-pressure stalls the
+ * copy instead. The read side is never read: readable is false.
+ */
+export function openFifoWriter(path: string): net.Socket {
+  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
+  return new net.Socket({ fd, readable: false, writable: true });
+}
+
+/** Opens a containerd FIFO for reading without blocking for a writer (O_NONBLOCK). */
+export function openFifoReader(path: string): net.Socket {
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  return new net.Socket({ fd, readable: true, writable: false });
+}
+
+/**
+ * A write handle on the stdin FIFO, held so the reader does not see EOF before the client has
+ * opened its end (or between two writers). CloseIO releases it. Opening write-only non-blocking
+ * succeeds because our own reader is already open.
+ */
+export function holdFifoOpenForWrite(path: string): number {
+  return openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+}
+
+export function closeFd(fd: number | undefined): void {
+  if (fd === undefined || fd < 0) return;
+  try {
+    closeSync(fd);
+  } catch {
+    // Already closed: nothing to release.
+  }
+}

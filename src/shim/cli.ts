@@ -1,0 +1,40 @@
+import { FlagError, parseFlags, type ShimFlags } from './flags.js';
+
+export const VERSION = '0.1.0';
+const NAME = 'containerd-shim-tsshim-v2';
+
+function fail(message: string, code = 1): never {
+  process.stderr.write(`${NAME}: ${message}\n`);
+  process.exit(code);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  let flags: ShimFlags;
+  try {
+    flags = parseFlags(argv);
+  } catch (err) {
+    if (err instanceof FlagError) fail(err.message, 2);
+    throw err;
+  }
+  if (flags.version) {
+    process.stdout.write(`${NAME}:\n  Version:  ${VERSION}\n  Node.js:  ${process.version}\n`);
+    return;
+  }
+  if (flags.action === 'check') {
+    fail('check is not available yet');
+  }
+  if (flags.info) {
+    fail('-info is not supported yet');
+  }
+  if (!flags.namespace) fail('shim namespace cannot be empty');
+  switch (flags.action) {
+    case 'start':
+      return (await import('./start.js')).start(flags);
+    case 'delete':
+      return (await import('./delete.js')).deleteAction(flags);
+    case '':
+      return (await import('./serve.js')).serve(flags);
+    default:
+      fail(`unknown action ${JSON.stringify(flags.action)}`);
+  }
+}

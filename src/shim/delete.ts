@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { containerd } from '../api/gen/proto.js';
+import { toTimestamp } from '../api/timestamp.js';
+import { unmountRecursive } from '../sys/index.js';
+import { RuntimeDriver } from '../runtime/runtime-driver.js';
+import { isNotExist } from '../runtime/runtime-errors.js';
+import type { ResolvedRuntime } from '../runtime/select.js';
+import { INIT_EXIT_FILE } from '../task/container.js';
+import type { ShimFlags } from './flags.js';
+import { RUNTIME_FILE } from './runtime-binding.js';
+
+/** Go's uint32(-1): what the reference shim reports when the init pid is unknown. */
+const UNKNOWN_PID = 0xffffffff;
+/** The status the reference shim reports for a task it had to kill here (spec §7.1). */
+const KILLED_STATUS = 137;
+
+function readJson<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function readInitPid(bundle: string): number {
+  try {
+    const pid = Number.parseInt(readFileSync(join(bundle, 'init.pid'), 'utf8').trim(), 10);
+    return Number.isInteger(pid) && pid > 0 ? pid : UNKNOWN_PID;
+  } catch {
+    return UNKNOWN_PID;
+  }
+}
+
+/**
+ * The `delete` action: containerd runs it after every task (and after a shim died) to make sure
+ * nothing of the task is left. Idempotent: everything already gone is success. Prints only the
+ * DeleteResponse bytes; warnings go to stderr, which containerd logs.
+ */
+export async function deleteAction(flags: ShimFlags): Promise<void> {
+  const bundle = flags.bundle || process.cwd();
+  const warnings: string[] = [];
+
+  const saved = readJson<{ namespace: string; runtime: ResolvedRuntime }>(join(bundle, RUNTIME_FILE));
+  if (saved) {
+    const driver = new RuntimeDriver(saved.runtime, { namespace: saved.namespace || flags.namespace, bundle });
+    try {
+      await driver.delete(flags.id, { force: true });
+    } catch (err) {
+      if (!isNotExist(err)) warnings.push(`runtime delete: ${(err as Error).message}`);
+    }
+  }
+  try {
+    unmountRecursive(join(bundle, 'rootfs'));
+  } catch (err) {
+    warnings.push(`unmount rootfs: ${(err as Error).message}`);
+  }
+
+  // The real exit status when the shim recorded one before dying; else what the reference reports.
+  const exit = readJson<{ status: number; exitedAt: string }>(join(bundle, INIT_EXIT_FILE));
+  const response = containerd.task.v2.DeleteResponse.encode({
+    pid: readInitPid(bundle),
+    exitStatus: exit?.status ?? KILLED_STATUS,
+    exitedAt: toTimestamp(exit ? new Date(exit.exitedAt) : new Date()),
+  }).finish();
+  if (warnings.length > 0) process.stderr.write(`${warnings.join('\n')}\n`);
+  await new Promise<void>((resolve) => process.stdout.write(response, () => resolve()));
+}

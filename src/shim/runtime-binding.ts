@@ -1,0 +1,66 @@
+import { writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { containerd, runtimeoptions } from '../api/gen/proto.js';
+import { anyTypeName, TypeUrls } from '../api/any.js';
+import { TtrpcError, Code } from '../ttrpc/index.js';
+import { resolveConfigPath } from '../runtime/config-path.js';
+import { loadConfig, parseConfig, formatProblem, type ShimConfig } from '../runtime/config.js';
+import { selectRuntime, type ResolvedRuntime } from '../runtime/select.js';
+import { RuntimeDriver } from '../runtime/runtime-driver.js';
+import { isNotExist, isProcessAlreadyFinished } from '../runtime/runtime-errors.js';
+import type { RuntimeBinding, RuntimeRequest } from '../task/service.js';
+
+/** Where the chosen runtime is recorded, so the `delete` action can clean up after a dead shim. */
+export const RUNTIME_FILE = 'tsshim-runtime.json';
+
+const errors = { isNotExist, isProcessAlreadyFinished };
+
+interface DecodedOptions {
+  runc?: containerd.runc.v1.Options;
+  configPath?: string;
+  configBody?: Uint8Array;
+}
+
+function decodeOptions(options: RuntimeRequest['options']): DecodedOptions {
+  if (!options?.typeUrl) return {};
+  const name = anyTypeName(options);
+  const value = options.value ?? new Uint8Array(0);
+  try {
+    if (name === TypeUrls.RuncOptions) return { runc: containerd.runc.v1.Options.decode(value) };
+    if (name === TypeUrls.RuntimeOptions) {
+      const o = runtimeoptions.v1.Options.decode(value);
+      return { configPath: o.configPath || undefined, configBody: o.configBody?.length ? o.configBody : undefined };
+    }
+  } catch (err) {
+    throw new TtrpcError(Code.InvalidArgument, `cannot decode runtime options ${options.typeUrl}: ${(err as Error).message}`, { cause: err });
+  }
+  throw new TtrpcError(Code.InvalidArgument, `unsupported runtime options type ${options.typeUrl}: expected ${TypeUrls.RuncOptions} or ${TypeUrls.RuntimeOptions}`);
+}
+
+async function configFor(decoded: DecodedOptions): Promise<ShimConfig> {
+  if (decoded.configBody && !decoded.configPath) {
+    // containerd 1.7+ CRI sends the runtime's options table inline when it has no ConfigPath.
+    const report = parseConfig(Buffer.from(decoded.configBody).toString('utf8'), 'config_body of runtimeoptions.v1.Options');
+    if (!report.config) throw new TtrpcError(Code.InvalidArgument, report.problems.map(formatProblem).join('; '));
+    return report.config;
+  }
+  return loadConfig(resolveConfigPath(decoded.configPath));
+}
+
+export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string; logger: Logger }): Promise<RuntimeBinding> {
+  const decoded = decodeOptions(req.options);
+  const config = await configFor(decoded);
+  const resolved = selectRuntime(config, { annotations: req.annotations, runcOptions: decoded.runc });
+  const runtime = new RuntimeDriver(resolved, { namespace: ctx.namespace, bundle: req.bundle, logger: ctx.logger });
+  await persistRuntime(req.bundle, ctx.namespace, resolved);
+  return { runtime, errors, noPivot: decoded.runc?.noPivotRoot, noNewKeyring: decoded.runc?.noNewKeyring };
+}
+
+async function persistRuntime(bundle: string, namespace: string, runtime: ResolvedRuntime): Promise<void> {
+  const path = join(bundle, RUNTIME_FILE);
+  await writeFile(`${path}.tmp`, JSON.stringify({ namespace, runtime }));
+  await rename(`${path}.tmp`, path);
+}
+
+export { errors as runtimeErrors };

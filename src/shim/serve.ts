@@ -1,0 +1,100 @@
+import { rmSync, writeSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { TtrpcServer } from '../ttrpc/index.js';
+import { Reaper, getPeerCred, mountAll, unmountRecursive } from '../sys/index.js';
+import { EventPublisher } from '../events/publisher.js';
+import { ExitRouter } from '../task/exit-router.js';
+import { TaskEvents } from '../task/task-events.js';
+import { TaskService } from '../task/service.js';
+import type { ShimFlags } from './flags.js';
+import { createLogger } from './logger.js';
+import { bindRuntime } from './runtime-binding.js';
+import { SOCKET_PATH_ENV } from './start.js';
+
+const TASK_SERVICES = ['containerd.task.v2.Task', 'containerd.task.v3.Task'];
+/** Bound on delivering the last events (e.g. /tasks/delete) before the daemon exits. */
+const EVENT_FLUSH_MS = 5_000;
+const CALL_GRACE_MS = 2_000;
+
+function installCrashHandlers(logger: Logger): void {
+  const die = (kind: string) => (err: unknown) => {
+    // Written synchronously to fd 2 (the log FIFO) as well: an async log line may never leave.
+    const text = err instanceof Error ? err.stack ?? err.message : String(err);
+    try {
+      writeSync(2, `tsshim: fatal ${kind}: ${text}\n`);
+    } catch {
+      // No stderr left to report on.
+    }
+    logger.fatal({ err }, `fatal ${kind}`);
+    process.exit(1);
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled rejection'));
+}
+
+/**
+ * Serve mode: the long-lived daemon `start` spawned. Becomes the subreaper of its containers,
+ * serves the Task API on the inherited socket (fd 3) under the v2 and v3 names, and exits after
+ * Shutdown once it holds no task.
+ */
+export async function serve(flags: ShimFlags): Promise<void> {
+  const bundle = process.cwd();
+  const logger = createLogger(bundle, { debug: flags.debug, namespace: flags.namespace, id: flags.id });
+  installCrashHandlers(logger);
+
+  const reaper = Reaper.get();
+  const router = new ExitRouter(logger);
+  reaper.on('exit', (e) => router.dispatch(e));
+
+  const ttrpcAddress = process.env.TTRPC_ADDRESS || `${flags.address}.ttrpc`;
+  const publisher = new EventPublisher({ address: ttrpcAddress, namespace: flags.namespace, logger });
+  const events = new TaskEvents(publisher);
+
+  const euid = process.geteuid?.() ?? 0;
+  const egid = process.getegid?.() ?? 0;
+  const server = new TtrpcServer({
+    // Same check as the reference shim: only a peer with our own uid and gid may drive us.
+    authorize: (sock) => {
+      const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (fd === undefined || fd < 0) return false;
+      const cred = getPeerCred(fd);
+      return cred.uid === euid && cred.gid === egid;
+    },
+    onError: (err) => logger.error({ err }, 'ttrpc server error'),
+  });
+
+  let stopping = false;
+  const socketPath = process.env[SOCKET_PATH_ENV] || flags.socket;
+  const stop = async (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ reason }, 'shim shutting down');
+    if (!(await publisher.flush(EVENT_FLUSH_MS))) logger.error({ pending: publisher.pending }, 'events not delivered before exit');
+    publisher.close();
+    await server.shutdown({ graceMs: CALL_GRACE_MS });
+    if (socketPath) rmSync(socketPath, { force: true });
+    process.exit(0);
+  };
+
+  const service = new TaskService({
+    namespace: flags.namespace,
+    logger,
+    router,
+    events,
+    bindRuntime: (req) => bindRuntime(req, { namespace: flags.namespace, logger: logger.child({ id: req.id }) }),
+    mountRootfs: (mounts, rootfs) =>
+      mountAll(mounts.map((m) => ({ type: m.type ?? '', source: m.source ?? '', target: m.target ?? '', options: m.options ?? [] })), rootfs),
+    unmountRootfs: (rootfs) => unmountRecursive(rootfs),
+    // Let the Shutdown reply go out before the server closes.
+    shutdown: () => setImmediate(() => void stop('Shutdown')),
+  });
+  const definition = service.definition();
+  for (const name of TASK_SERVICES) server.register(name, definition);
+
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  if (flags.socket && !process.env[SOCKET_PATH_ENV]) await server.listen({ path: flags.socket });
+  else await server.listen({ fd: 3 });
+  logger.info({ id: flags.id, pid: process.pid, node: process.version }, 'shim serving');
+}

@@ -1,0 +1,28 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+
+/**
+ * Shim sockets live in their own short directory: a unix socket path must stay under ~106 bytes,
+ * and a directory of our own keeps a tsshim group from ever answering for a runc shim's group of
+ * the same name. Overridable for tests and unusual hosts.
+ */
+export function socketDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TSSHIM_SOCKET_DIR || '/run/tsshim';
+}
+
+/** Same derivation as the reference shim: sha256 of "<containerd address>/<namespace>/<group>". */
+export function socketPath(dir: string, containerdAddress: string, namespace: string, groupKey: string): string {
+  const digest = createHash('sha256').update(join(containerdAddress, namespace, groupKey)).digest('hex');
+  return join(dir, digest);
+}
+
+export const GROUP_ANNOTATIONS = ['io.containerd.tsshim.v2.group', 'io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
+
+/** Tasks with the same group annotation (or pod) share one shim process. */
+export function groupKey(id: string, annotations: Record<string, string> | undefined): string {
+  for (const key of GROUP_ANNOTATIONS) {
+    const value = annotations?.[key];
+    if (value) return value;
+  }
+  return id;
+}

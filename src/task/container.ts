@@ -1,0 +1,343 @@
+import { readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { TtrpcError, Code } from '../ttrpc/index.js';
+import { ProcessIO, type StdioConfig } from '../io/process-io.js';
+import { ExitRouter } from './exit-router.js';
+import { ProcessRecord, type ExitRecord } from './process.js';
+import { checkExecOp, checkInitOp } from './process-state.js';
+import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
+import type { TaskEvents } from './task-events.js';
+
+/** Grace for output copies to drain at Delete, as the reference shim (spec §6.2). */
+const IO_DRAIN_MS = 10_000;
+
+export const INIT_EXIT_FILE = 'init.exit.json';
+
+export interface ContainerDeps {
+  namespace: string;
+  runtime: TaskRuntime;
+  errors: RuntimeErrorClassifier;
+  router: ExitRouter;
+  events: TaskEvents;
+  logger: Logger;
+  /** Unmounts <bundle>/rootfs when the container is deleted (only when the shim mounted it). */
+  unmountRootfs?: () => void;
+}
+
+export interface CreateSpec {
+  id: string;
+  bundle: string;
+  stdio: StdioConfig;
+  /** false when the OCI spec has no private PID namespace: the init's exit must then kill the rest. */
+  privatePidNamespace: boolean;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+}
+
+async function readPid(path: string): Promise<number> {
+  const text = await readFile(path, 'utf8');
+  const pid = Number.parseInt(text.trim(), 10);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`invalid pid ${JSON.stringify(text)} in ${path}`);
+  return pid;
+}
+
+/**
+ * One container: its init process and its execs, the runtime that drives them, and the ordering
+ * rules of their events (spec §4.3): start before exit, every exec's exit before the init's.
+ */
+export class Container {
+  readonly init: ProcessRecord;
+  readonly execs = new Map<string, ProcessRecord>();
+  private readonly execSpecs = new Map<string, string>();
+  /** Set once the init has exited but its exit is held back until the running execs have exited. */
+  private initExitPending: ExitRecord | undefined;
+
+  private constructor(
+    readonly id: string,
+    readonly bundle: string,
+    private readonly spec: CreateSpec,
+    private readonly deps: ContainerDeps,
+  ) {
+    this.init = new ProcessRecord(id, spec.stdio);
+  }
+
+  get runtimeName(): string {
+    return this.deps.runtime.name;
+  }
+
+  static async create(spec: CreateSpec, deps: ContainerDeps): Promise<Container> {
+    const c = new Container(spec.id, spec.bundle, spec, deps);
+    const io = ProcessIO.open(spec.stdio, deps.logger);
+    c.init.io = io;
+    const endSpawn = deps.router.beginSpawn();
+    try {
+      const pidFile = join(spec.bundle, 'init.pid');
+      await deps.runtime.create({
+        id: spec.id,
+        pidFile,
+        noPivot: spec.noPivot,
+        noNewKeyring: spec.noNewKeyring,
+        io: io.runtimeStdio,
+      });
+      io.releaseChildEnds();
+      c.init.pid = await readPid(pidFile);
+      deps.router.claim(c.init.pid, (e) => c.onInitReaped({ status: e.status, at: e.exitedAt }));
+    } catch (err) {
+      io.close();
+      await deps.runtime.delete(spec.id, { force: true }).catch(() => undefined);
+      throw err;
+    } finally {
+      endSpawn();
+    }
+    return c;
+  }
+
+  process(execId: string): ProcessRecord {
+    if (!execId) return this.init;
+    const p = this.execs.get(execId);
+    if (!p) throw new TtrpcError(Code.NotFound, `process does not exist ${execId}: not found`);
+    return p;
+  }
+
+  async start(execId: string): Promise<number> {
+    return execId ? this.startExec(this.process(execId)) : this.startInit();
+  }
+
+  private async startInit(): Promise<number> {
+    const p = this.init;
+    checkInitOp(p.status, 'start');
+    p.starting = true;
+    try {
+      await this.deps.runtime.start(this.id);
+    } catch (err) {
+      p.starting = false;
+      this.flushDeferredExit(p);
+      throw wrapRuntime('OCI runtime start failed', err);
+    }
+    p.status = 'running';
+    this.deps.events.taskStart(this.id, p.pid);
+    p.starting = false;
+    this.flushDeferredExit(p);
+    return p.pid;
+  }
+
+  private async startExec(p: ProcessRecord): Promise<number> {
+    checkExecOp(p.status, 'start');
+    if (this.init.exit || this.initExitPending || this.init.status === 'stopped') {
+      throw new TtrpcError(Code.FailedPrecondition, `container ${this.id} init process is not running: failed precondition`);
+    }
+    const processJson = this.execSpecs.get(p.id)!;
+    const io = ProcessIO.open(p.stdio, this.deps.logger);
+    p.io = io;
+    p.starting = true;
+    const endSpawn = this.deps.router.beginSpawn();
+    try {
+      const pidFile = join(this.bundle, `${p.id}.pid`);
+      await this.deps.runtime.exec({ id: this.id, processJson, pidFile, io: io.runtimeStdio });
+      io.releaseChildEnds();
+      p.pid = await readPid(pidFile);
+      this.deps.router.claim(p.pid, (e) => this.onExecReaped(p, { status: e.status, at: e.exitedAt }));
+    } catch (err) {
+      p.starting = false;
+      io.close();
+      throw wrapRuntime('OCI runtime exec failed', err);
+    } finally {
+      endSpawn();
+    }
+    p.status = 'running';
+    this.deps.events.execStarted(this.id, p.id, p.pid);
+    p.starting = false;
+    this.flushDeferredExit(p);
+    return p.pid;
+  }
+
+  private flushDeferredExit(p: ProcessRecord): void {
+    const exit = p.deferredExit;
+    if (!exit) return;
+    p.deferredExit = undefined;
+    if (p === this.init) this.onInitReaped(exit);
+    else this.onExecReaped(p, exit);
+  }
+
+  addExec(execId: string, stdio: StdioConfig, processJson: string): void {
+    checkInitOp(this.init.status, 'exec');
+    if (execId === this.id || this.execs.has(execId)) {
+      throw new TtrpcError(Code.AlreadyExists, `id ${execId}: already exists`);
+    }
+    this.execs.set(execId, new ProcessRecord(execId, stdio));
+    this.execSpecs.set(execId, processJson);
+    this.deps.events.execAdded(this.id, execId);
+  }
+
+  async kill(execId: string, signal: number, all: boolean): Promise<void> {
+    const p = this.process(execId);
+    if (p !== this.init) {
+      checkExecOp(p.status, 'kill');
+      try {
+        process.kill(p.pid, signal);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new TtrpcError(Code.NotFound, 'process already finished: not found');
+        throw TtrpcError.from(err);
+      }
+      return;
+    }
+    checkInitOp(p.status, 'kill');
+    try {
+      await this.deps.runtime.kill(this.id, signal, all);
+    } catch (err) {
+      if (this.deps.errors.isProcessAlreadyFinished(err)) throw new TtrpcError(Code.NotFound, 'process already finished: not found', { cause: err });
+      if (this.deps.errors.isNotExist(err)) throw new TtrpcError(Code.NotFound, 'no such container: not found', { cause: err });
+      throw wrapRuntime('unknown error after kill', err);
+    }
+  }
+
+  async pause(): Promise<void> {
+    checkInitOp(this.init.status, 'pause');
+    this.init.status = 'pausing';
+    try {
+      await this.deps.runtime.pause(this.id);
+    } catch (err) {
+      if (this.init.status === 'pausing') this.init.status = 'running';
+      throw wrapRuntime('OCI runtime pause failed', err);
+    }
+    if (this.init.status === 'pausing') this.init.status = 'paused';
+    this.deps.events.paused(this.id);
+  }
+
+  async resume(): Promise<void> {
+    checkInitOp(this.init.status, 'resume');
+    try {
+      await this.deps.runtime.resume(this.id);
+    } catch (err) {
+      throw wrapRuntime('OCI runtime resume failed', err);
+    }
+    if (this.init.status === 'paused') this.init.status = 'running';
+    this.deps.events.resumed(this.id);
+  }
+
+  async update(resourcesJson: string): Promise<void> {
+    checkInitOp(this.init.status, 'update');
+    try {
+      await this.deps.runtime.update(this.id, resourcesJson);
+    } catch (err) {
+      throw wrapRuntime('OCI runtime update failed', err);
+    }
+  }
+
+  async pids(): Promise<Array<{ pid: number; execId?: string }>> {
+    if (this.init.status === 'stopped' || this.init.status === 'deleted') return [];
+    let pids: number[];
+    try {
+      pids = await this.deps.runtime.ps(this.id);
+    } catch (err) {
+      if (this.deps.errors.isNotExist(err)) return [];
+      throw wrapRuntime('failed to list pids', err);
+    }
+    const execByPid = new Map<number, string>();
+    for (const e of this.execs.values()) if (e.pid) execByPid.set(e.pid, e.id);
+    return pids.map((pid) => ({ pid, execId: execByPid.get(pid) }));
+  }
+
+  closeIO(execId: string): void {
+    this.process(execId).io?.closeStdin();
+  }
+
+  /** Deletes an exec; returns its record. */
+  async deleteExec(execId: string): Promise<ProcessRecord> {
+    const p = this.process(execId);
+    checkExecOp(p.status, 'delete');
+    if (p.io) {
+      await p.io.drained(IO_DRAIN_MS);
+      p.io.close();
+    }
+    p.status = 'deleted';
+    this.execs.delete(execId);
+    this.execSpecs.delete(execId);
+    this.deps.router.release(p.pid);
+    await rm(join(this.bundle, `${execId}.pid`), { force: true });
+    return p;
+  }
+
+  /** Deletes the container (init Delete); the caller drops it from the service afterwards. */
+  async deleteInit(): Promise<ProcessRecord> {
+    const p = this.init;
+    checkInitOp(p.status, 'delete');
+    const neverStarted = p.status === 'created';
+    if (p.io && !neverStarted) await p.io.drained(IO_DRAIN_MS);
+    try {
+      await this.deps.runtime.delete(this.id, { force: neverStarted });
+    } catch (err) {
+      if (!this.deps.errors.isNotExist(err)) throw wrapRuntime('failed to delete task', err);
+    }
+    p.io?.close();
+    for (const e of this.execs.values()) e.io?.close();
+    this.deps.router.release(p.pid);
+    this.deps.unmountRootfs?.();
+    p.status = 'deleted';
+    this.deps.events.taskDelete(this.id, p.pid, p.exit);
+    return p;
+  }
+
+  private onExecReaped(p: ProcessRecord, exit: ExitRecord): void {
+    if (p.starting) {
+      p.deferredExit = exit;
+      return;
+    }
+    p.markExited(exit);
+    this.deps.events.taskExit(this.id, p.id, p.pid, exit);
+    if (this.initExitPending && !this.hasRunningExecs()) {
+      const pending = this.initExitPending;
+      this.initExitPending = undefined;
+      // The init's exit is recorded only now, after its execs' (spec §7.1).
+      this.publishInitExit({ status: pending.status, at: new Date() });
+    }
+  }
+
+  private onInitReaped(exit: ExitRecord): void {
+    const p = this.init;
+    if (p.starting) {
+      p.deferredExit = exit;
+      return;
+    }
+    if (!this.spec.privatePidNamespace) {
+      // Without its own PID namespace the container's other processes outlive the init; the
+      // reference shim kills them so the task really ends (spec §4.3).
+      this.deps.runtime.kill(this.id, 9, true).catch((err) => this.deps.logger.debug({ err }, 'kill --all after init exit'));
+    }
+    if (this.hasRunningExecs()) {
+      this.initExitPending = exit;
+      return;
+    }
+    this.publishInitExit(exit);
+  }
+
+  private publishInitExit(exit: ExitRecord): void {
+    const p = this.init;
+    p.markExited(exit);
+    void persistInitExit(this.bundle, p.pid, exit).catch((err) => this.deps.logger.warn({ err }, 'could not persist the exit status'));
+    this.deps.events.taskExit(this.id, this.id, p.pid, exit);
+  }
+
+  private hasRunningExecs(): boolean {
+    for (const e of this.execs.values()) if (e.isRunningLike || e.starting) return true;
+    return false;
+  }
+}
+
+function wrapRuntime(prefix: string, err: unknown): TtrpcError {
+  if (err instanceof TtrpcError && err.code !== Code.Unknown) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new TtrpcError(Code.Unknown, `${prefix}: ${message}`, { cause: err });
+}
+
+/**
+ * The exit status is written to the bundle so that `delete`, run after a shim crash, reports
+ * the real status instead of a synthetic 137.
+ */
+async function persistInitExit(bundle: string, pid: number, exit: ExitRecord): Promise<void> {
+  const path = join(bundle, INIT_EXIT_FILE);
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, JSON.stringify({ pid, status: exit.status, exitedAt: exit.at.toISOString() }));
+  await rename(tmp, path);
+}

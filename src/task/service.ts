@@ -1,0 +1,322 @@
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { TtrpcError, Code, type ServiceDef, type MethodDef } from '../ttrpc/index.js';
+import { containerd, google } from '../api/gen/proto.js';
+import { toTimestamp, ZERO_TIME } from '../api/timestamp.js';
+import { TypeUrls, anyTypeName } from '../api/any.js';
+import { Container } from './container.js';
+import { ExitRouter } from './exit-router.js';
+import { toApiStatus } from './process-state.js';
+import type { ProcessRecord } from './process.js';
+import { TaskEvents } from './task-events.js';
+import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
+
+const T = containerd.task.v2;
+
+export interface RuntimeRequest {
+  id: string;
+  bundle: string;
+  /** CreateTaskRequest.options as sent by containerd (runc Options, runtimeoptions, or absent). */
+  options: google.protobuf.IAny | null | undefined;
+  /** Annotations of the container's OCI spec. */
+  annotations: Record<string, string>;
+}
+
+export interface RuntimeBinding {
+  runtime: TaskRuntime;
+  errors: RuntimeErrorClassifier;
+  noPivot?: boolean;
+  noNewKeyring?: boolean;
+}
+
+export interface TaskServiceDeps {
+  namespace: string;
+  logger: Logger;
+  router: ExitRouter;
+  events: TaskEvents;
+  /** Picks and prepares the OCI runtime for a new container (config file, options, annotations). */
+  bindRuntime(req: RuntimeRequest): Promise<RuntimeBinding>;
+  mountRootfs(mounts: containerd.types.IMount[], rootfs: string): void;
+  unmountRootfs(rootfs: string): void;
+  /** Called after each init Delete and on Shutdown; the shim exits when it says so. */
+  onIdleChange?(idle: boolean): void;
+  shutdown(): void;
+}
+
+interface OciSpec {
+  annotations?: Record<string, string>;
+  linux?: { namespaces?: Array<{ type?: string; path?: string }> };
+}
+
+/**
+ * The containerd Task service (spec §3) for every container this shim holds. Lookups, state and
+ * Wait answer from cached state; nothing here holds a lock across a runtime call, so State and
+ * Connect are answered even while a `runc create` is still running.
+ */
+export class TaskService {
+  private readonly containers = new Map<string, Container>();
+  /** Ids whose Create is in flight, so a concurrent Create of the same id is refused. */
+  private readonly creating = new Set<string>();
+
+  constructor(private readonly deps: TaskServiceDeps) {}
+
+  get containerCount(): number {
+    return this.containers.size + this.creating.size;
+  }
+
+  private container(id: string): Container {
+    const c = this.containers.get(id);
+    if (!c) throw new TtrpcError(Code.NotFound, 'container not created: not found');
+    return c;
+  }
+
+  async create(req: containerd.task.v2.CreateTaskRequest): Promise<containerd.task.v2.ICreateTaskResponse> {
+    const { id, bundle } = req;
+    if (!id) throw new TtrpcError(Code.InvalidArgument, 'container id must not be empty: invalid argument');
+    if (this.containers.has(id) || this.creating.has(id)) throw new TtrpcError(Code.AlreadyExists, `container ${id}: already exists`);
+    if (req.checkpoint) throw new TtrpcError(Code.Unimplemented, 'restoring from a checkpoint is not supported yet');
+    this.creating.add(id);
+    const log = this.deps.logger.child({ id });
+    let mounted = false;
+    const rootfs = join(bundle, 'rootfs');
+    try {
+      const spec = await readSpec(bundle);
+      const binding = await this.deps.bindRuntime({ id, bundle, options: req.options, annotations: spec.annotations ?? {} });
+      if (req.rootfs.length > 0) {
+        await mkdir(rootfs, { recursive: true, mode: 0o711 });
+        try {
+          this.deps.mountRootfs(req.rootfs, rootfs);
+        } catch (err) {
+          throw new TtrpcError(Code.Unknown, `failed to mount rootfs component: ${(err as Error).message}`, { cause: err });
+        }
+        mounted = true;
+      }
+      const privatePidNamespace = (spec.linux?.namespaces ?? []).some((n) => n.type === 'pid' && !n.path);
+      let container: Container;
+      try {
+        container = await Container.create(
+          {
+            id, bundle, privatePidNamespace,
+            stdio: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
+            noPivot: binding.noPivot, noNewKeyring: binding.noNewKeyring,
+          },
+          {
+            namespace: this.deps.namespace,
+            runtime: binding.runtime,
+            errors: binding.errors,
+            router: this.deps.router,
+            events: this.deps.events,
+            logger: log,
+            unmountRootfs: mounted ? () => this.deps.unmountRootfs(rootfs) : undefined,
+          },
+        );
+      } catch (err) {
+        if (err instanceof TtrpcError && err.code !== Code.Unknown) throw err;
+        throw new TtrpcError(Code.Unknown, `OCI runtime create failed: ${(err as Error).message}`, { cause: err });
+      }
+      this.containers.set(id, container);
+      this.deps.events.taskCreate({
+        containerId: id, bundle, rootfs: req.rootfs,
+        io: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
+        checkpoint: req.checkpoint, pid: container.init.pid,
+      });
+      log.info({ pid: container.init.pid, runtime: container.runtimeName }, 'task created');
+      return { pid: container.init.pid };
+    } catch (err) {
+      if (mounted) {
+        try {
+          this.deps.unmountRootfs(rootfs);
+        } catch (e) {
+          log.warn({ err: e }, 'unmount after failed create');
+        }
+      }
+      throw err;
+    } finally {
+      this.creating.delete(id);
+    }
+  }
+
+  async start(req: containerd.task.v2.StartRequest): Promise<containerd.task.v2.IStartResponse> {
+    const pid = await this.container(req.id).start(req.execId);
+    return { pid };
+  }
+
+  async delete(req: containerd.task.v2.DeleteRequest): Promise<containerd.task.v2.IDeleteResponse> {
+    const c = this.container(req.id);
+    const p = req.execId ? await c.deleteExec(req.execId) : await c.deleteInit();
+    if (!req.execId) {
+      this.containers.delete(req.id);
+      this.deps.onIdleChange?.(this.containerCount === 0);
+    }
+    return deleteResponse(p);
+  }
+
+  pids(req: containerd.task.v2.PidsRequest): Promise<containerd.task.v2.IPidsResponse> {
+    return this.container(req.id).pids().then((list) => ({
+      processes: list.map(({ pid, execId }) => ({
+        pid,
+        info: execId
+          ? { typeUrl: TypeUrls.ProcessDetails, value: containerd.runc.v1.ProcessDetails.encode({ execId }).finish() }
+          : undefined,
+      })),
+    }));
+  }
+
+  async pause(req: containerd.task.v2.PauseRequest): Promise<void> {
+    await this.container(req.id).pause();
+  }
+
+  async resume(req: containerd.task.v2.ResumeRequest): Promise<void> {
+    await this.container(req.id).resume();
+  }
+
+  checkpoint(req: containerd.task.v2.CheckpointTaskRequest): never {
+    this.container(req.id);
+    throw new TtrpcError(Code.Unimplemented, 'checkpoint is not supported yet');
+  }
+
+  async kill(req: containerd.task.v2.KillRequest): Promise<void> {
+    await this.container(req.id).kill(req.execId, req.signal, req.all);
+  }
+
+  exec(req: containerd.task.v2.ExecProcessRequest): void {
+    const c = this.container(req.id);
+    if (!req.execId) throw new TtrpcError(Code.InvalidArgument, 'exec id must not be empty: invalid argument');
+    if (req.terminal) throw new TtrpcError(Code.Unimplemented, 'exec with a terminal is not supported yet');
+    if (!req.spec?.value) throw new TtrpcError(Code.InvalidArgument, 'exec process spec is missing: invalid argument');
+    let processJson: string;
+    try {
+      const spec = JSON.parse(Buffer.from(req.spec.value).toString('utf8')) as Record<string, unknown>;
+      // The request's terminal flag wins over the spec's, as in the reference shim.
+      spec.terminal = req.terminal;
+      processJson = JSON.stringify(spec);
+    } catch (err) {
+      throw new TtrpcError(Code.InvalidArgument, `exec process spec is not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
+    c.addExec(req.execId, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal }, processJson);
+  }
+
+  resizePty(req: containerd.task.v2.ResizePtyRequest): void {
+    const p = this.container(req.id).process(req.execId);
+    // No terminal, nothing to resize: success, as the reference shim.
+    void p;
+  }
+
+  closeIO(req: containerd.task.v2.CloseIORequest): void {
+    this.container(req.id).closeIO(req.execId);
+  }
+
+  async update(req: containerd.task.v2.UpdateTaskRequest): Promise<void> {
+    const c = this.container(req.id);
+    if (!req.resources?.value) throw new TtrpcError(Code.InvalidArgument, 'update resources are missing: invalid argument');
+    const name = anyTypeName(req.resources);
+    if (name !== anyTypeName({ typeUrl: TypeUrls.OciLinuxResources })) {
+      throw new TtrpcError(Code.InvalidArgument, `unexpected resources type ${req.resources.typeUrl}: invalid argument`);
+    }
+    await c.update(Buffer.from(req.resources.value).toString('utf8'));
+  }
+
+  async wait(req: containerd.task.v2.WaitRequest, signal: AbortSignal): Promise<containerd.task.v2.IWaitResponse> {
+    const p = this.container(req.id).process(req.execId);
+    const exit = await abortable(p.wait(), signal);
+    return { exitStatus: exit.status, exitedAt: toTimestamp(exit.at) };
+  }
+
+  stats(req: containerd.task.v2.StatsRequest): never {
+    this.container(req.id);
+    throw new TtrpcError(Code.Unimplemented, 'stats is not supported yet');
+  }
+
+  state(req: containerd.task.v2.StateRequest): containerd.task.v2.IStateResponse {
+    const c = this.container(req.id);
+    const p = c.process(req.execId);
+    return {
+      id: p.id,
+      bundle: c.bundle,
+      pid: p.pid,
+      status: toApiStatus(p.status),
+      stdin: p.stdio.stdin,
+      stdout: p.stdio.stdout,
+      stderr: p.stdio.stderr,
+      terminal: p.stdio.terminal,
+      exitStatus: p.exit?.status ?? 0,
+      exitedAt: p.exit ? toTimestamp(p.exit.at) : ZERO_TIME,
+    };
+  }
+
+  connect(req: containerd.task.v2.ConnectRequest): containerd.task.v2.IConnectResponse {
+    return { shimPid: process.pid, taskPid: this.containers.get(req.id)?.init.pid ?? 0 };
+  }
+
+  shutdown(): void {
+    // A shim holding other tasks (grouping) keeps running; it exits after its last task.
+    if (this.containerCount > 0) return;
+    this.deps.shutdown();
+  }
+
+  /** The ttrpc method table, shared by the v2 and v3 service names (identical messages). */
+  definition(): ServiceDef {
+    const empty = (): Uint8Array => new Uint8Array(0);
+    const m = <Req, Res>(
+      type: { decode(b: Uint8Array): Req },
+      enc: ((r: Res) => Uint8Array) | null,
+      handler: (req: Req, signal: AbortSignal) => Promise<Res> | Res,
+    ): MethodDef<Req, Res> => ({
+      decode: (b) => type.decode(b),
+      encode: enc ?? (empty as unknown as (r: Res) => Uint8Array),
+      handler: (req, ctx) => handler(req, ctx.signal),
+    });
+    const enc = <Res>(type: { encode(r: Res): { finish(): Uint8Array } }) => (r: Res) => type.encode(r).finish();
+    return {
+      State: m(T.StateRequest, enc(T.StateResponse), (r) => this.state(r)),
+      Create: m(T.CreateTaskRequest, enc(T.CreateTaskResponse), (r) => this.create(r)),
+      Start: m(T.StartRequest, enc(T.StartResponse), (r) => this.start(r)),
+      Delete: m(T.DeleteRequest, enc(T.DeleteResponse), (r) => this.delete(r)),
+      Pids: m(T.PidsRequest, enc(T.PidsResponse), (r) => this.pids(r)),
+      Pause: m(T.PauseRequest, null, (r) => this.pause(r)),
+      Resume: m(T.ResumeRequest, null, (r) => this.resume(r)),
+      Checkpoint: m(T.CheckpointTaskRequest, null, (r) => this.checkpoint(r)),
+      Kill: m(T.KillRequest, null, (r) => this.kill(r)),
+      Exec: m(T.ExecProcessRequest, null, (r) => this.exec(r)),
+      ResizePty: m(T.ResizePtyRequest, null, (r) => this.resizePty(r)),
+      CloseIO: m(T.CloseIORequest, null, (r) => this.closeIO(r)),
+      Update: m(T.UpdateTaskRequest, null, (r) => this.update(r)),
+      Wait: m(T.WaitRequest, enc(T.WaitResponse), (r, s) => this.wait(r, s)),
+      Stats: m(T.StatsRequest, enc(T.StatsResponse), (r) => this.stats(r)),
+      Connect: m(T.ConnectRequest, enc(T.ConnectResponse), (r) => this.connect(r)),
+      Shutdown: m(T.ShutdownRequest, null, () => this.shutdown()),
+    };
+  }
+}
+
+function deleteResponse(p: ProcessRecord): containerd.task.v2.IDeleteResponse {
+  return { pid: p.pid, exitStatus: p.exit?.status ?? 0, exitedAt: p.exit ? toTimestamp(p.exit.at) : ZERO_TIME };
+}
+
+async function readSpec(bundle: string): Promise<OciSpec> {
+  const path = join(bundle, 'config.json');
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new TtrpcError(Code.InvalidArgument, `cannot read OCI spec ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return JSON.parse(text) as OciSpec;
+  } catch (err) {
+    throw new TtrpcError(Code.InvalidArgument, `OCI spec ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new TtrpcError(Code.DeadlineExceeded, 'wait: context deadline exceeded'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new TtrpcError(Code.DeadlineExceeded, 'wait: context deadline exceeded'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e) => { signal.removeEventListener('abort', onAbort); reject(e); },
+    );
+  });
+}

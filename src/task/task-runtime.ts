@@ -1,0 +1,24 @@
+import type { RuntimeStdio } from '../io/process-io.js';
+
+/**
+ * What the task layer needs from an OCI runtime driver. Kept as an interface here so the task
+ * logic is written against behaviour (and can be exercised without a runtime binary).
+ */
+export interface TaskRuntime {
+  readonly name: string;
+  create(o: { id: string; pidFile: string; consoleSocket?: string; noPivot?: boolean; noNewKeyring?: boolean; io: RuntimeStdio }): Promise<void>;
+  start(id: string): Promise<void>;
+  exec(o: { id: string; processJson: string; pidFile: string; consoleSocket?: string; io: RuntimeStdio }): Promise<void>;
+  kill(id: string, signal: number, all?: boolean): Promise<void>;
+  delete(id: string, opts?: { force?: boolean }): Promise<void>;
+  pause(id: string): Promise<void>;
+  resume(id: string): Promise<void>;
+  ps(id: string): Promise<number[]>;
+  update(id: string, resourcesJson: string): Promise<void>;
+}
+
+/** Runtime error classification, from the runtime's own error text (spec §3.3 Kill). */
+export interface RuntimeErrorClassifier {
+  isProcessAlreadyFinished(err: unknown): boolean;
+  isNotExist(err: unknown): boolean;
+}
