@@ -43,8 +43,8 @@ export async function deleteAction(flags: ShimFlags): Promise<void> {
 
   const saved = readJson<{ namespace: string; runtime: ResolvedRuntime }>(join(bundle, RUNTIME_FILE));
   if (saved) {
-    const driver = new RuntimeDriver(saved.runtime, { namespace: saved.namespace || flags.namespace, bundle });
     try {
+      const driver = new RuntimeDriver(saved.runtime, { namespace: saved.namespace || flags.namespace, bundle });
       await driver.delete(flags.id, { force: true });
     } catch (err) {
       if (!isNotExist(err)) warnings.push(`runtime delete: ${(err as Error).message}`);

@@ -1,0 +1,152 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { containerd } from '../../src/api/gen/proto.js';
+import { TtrpcClient } from '../../src/ttrpc/index.js';
+import { eventContainerId, projectBinDir, skipUnlessRoot, uniqueId } from './harness/index.js';
+import { RUNTIME, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
+
+const SHIM = join(projectBinDir(), 'containerd-shim-tsshim-v2');
+
+function runShim(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(SHIM, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'buffer' }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() });
+    });
+  });
+}
+
+describe.skipIf(skipUnlessRoot())('the shim binary by hand', () => {
+  let dir: string;
+  let socketDir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tsshim-bin-'));
+    socketDir = join(dir, 's');
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  function bundle(name: string, annotations: Record<string, string> = {}): string {
+    const b = join(dir, name);
+    rmSync(b, { recursive: true, force: true });
+    mkdirSync(b);
+    writeFileSync(join(b, 'config.json'), JSON.stringify({ annotations }));
+    return b;
+  }
+
+  it('start prints only the unix:// address, writes it to the address file, and the daemon serves it until Shutdown', async () => {
+    const b = bundle('b1');
+    const env = { TSSHIM_SOCKET_DIR: socketDir };
+    const r = await runShim(['-namespace', 'ns1', '-id', 'b1', '-address', '/fake/containerd.sock', 'start'], { cwd: b, env });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const address = r.stdout.toString();
+    expect(address).toMatch(new RegExp(`^unix://${socketDir}/[0-9a-f]{64}$`));
+    expect(readFileSync(join(b, 'address'), 'utf8')).toBe(address);
+
+    const sock = address.slice('unix://'.length);
+    const client = await TtrpcClient.connect(sock);
+    try {
+      const res = containerd.task.v2.ConnectResponse.decode(
+        await client.call('containerd.task.v3.Task', 'Connect', containerd.task.v2.ConnectRequest.encode({ id: 'b1' }).finish()),
+      );
+      expect(res.shimPid).toBeGreaterThan(0);
+      expect(res.taskPid).toBe(0);
+      await expect(
+        client.call('containerd.task.v2.Task', 'State', containerd.task.v2.StateRequest.encode({ id: 'nope' }).finish()),
+      ).rejects.toMatchObject({ code: 5, message: 'container not created: not found' });
+
+      // A second task of the same group is served by the same daemon.
+      const b2 = bundle('b2');
+      const grouped = await runShim(['-namespace', 'ns1', '-id', 'b1', '-address', '/fake/containerd.sock', 'start'], { cwd: b2, env });
+      expect(grouped.stdout.toString()).toBe(address);
+
+      await client.call('containerd.task.v2.Task', 'Shutdown', containerd.task.v2.ShutdownRequest.encode({ id: 'b1' }).finish());
+      const end = Date.now() + 10_000;
+      while (existsSync(`/proc/${res.shimPid}`) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(existsSync(`/proc/${res.shimPid}`)).toBe(false);
+      expect(existsSync(sock)).toBe(false);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('tasks with the same group annotation get the same address', async () => {
+    const env = { TSSHIM_SOCKET_DIR: socketDir };
+    const a = await runShim(['-namespace', 'ns1', '-id', 'g1', '-address', '/fake/c.sock', 'start'], { cwd: bundle('g1', { 'io.containerd.runc.v2.group': 'grp' }), env });
+    const b = await runShim(['-namespace', 'ns1', '-id', 'g2', '-address', '/fake/c.sock', 'start'], { cwd: bundle('g2', { 'io.containerd.runc.v2.group': 'grp' }), env });
+    expect(a.code).toBe(0);
+    expect(b.stdout.toString()).toBe(a.stdout.toString());
+    const client = await TtrpcClient.connect(a.stdout.toString().slice('unix://'.length));
+    await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array());
+    client.close();
+  });
+
+  it('delete with nothing to clean up succeeds, twice, and prints only a DeleteResponse', async () => {
+    const b = bundle('d1');
+    for (let i = 0; i < 2; i++) {
+      const r = await runShim(['-namespace', 'ns1', '-id', 'd1', '-address', '/fake/c.sock', '-bundle', b, 'delete'], { cwd: b });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const res = containerd.task.v2.DeleteResponse.decode(r.stdout);
+      expect(res.pid).toBe(4294967295);
+      expect(res.exitStatus).toBe(137);
+    }
+  });
+
+  it('rejects unknown flags the way Go flag parsing does', async () => {
+    const r = await runShim(['-nosuch', 'start'], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/flag provided but not defined: -nosuch/);
+    expect(r.stdout.length).toBe(0);
+  });
+});
+
+describe.skipIf(skipUnlessRoot())('shim lifecycle under containerd', () => {
+  let env: TsshimEnv;
+  beforeAll(async () => {
+    env = await startTsshimEnv();
+  });
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('after the shim dies, containerd reports the exit status the shim had persisted, not a synthetic one', async () => {
+    const id = uniqueId('crash');
+    const events = env.c.events();
+    await events.ready;
+    try {
+      expect((await env.c.ctr(['run', '-d', '--runtime', RUNTIME, env.image, id, 'sh', '-c', 'exit 7'])).code).toBe(0);
+      const exit = await events.waitFor((e) => e.topic === '/tasks/exit' && eventContainerId(e) === id, 20_000);
+      expect(exit.event['exit_status']).toBe(7);
+      const [shim] = env.shimProcesses();
+      expect(shim).toBeGreaterThan(0);
+      process.kill(shim!, 'SIGKILL');
+      // containerd runs `delete` and publishes the task's end itself, from delete's answer.
+      const del = await events.waitFor((e) => e.topic === '/tasks/delete' && eventContainerId(e) === id, 20_000);
+      expect(del.event['exit_status']).toBe(7);
+      await env.c.ctr(['container', 'delete', id]);
+    } finally {
+      await events.stop();
+    }
+  });
+
+  it('a broken config file fails the create with file, key and expectation, and the next task still runs', async () => {
+    const bad = join(env.socketDir, '..', 'bad.toml');
+    writeFileSync(bad, '[runtimes.runc]\nbinary = "runc"\nflags = 3\n');
+    const r = await env.run(uniqueId('badcfg'), ['true'], { flags: ['--runtime-config-path', bad] });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain(`${bad}: runtimes.runc.flags: expected an array of strings`);
+    const ok = await env.run(uniqueId('okcfg'), ['sh', '-c', 'exit 4']);
+    expect(ok.code).toBe(4);
+  });
+
+  it('a missing runtime binary fails the create with a message naming it', async () => {
+    const cfg = join(env.socketDir, '..', 'missing.toml');
+    writeFileSync(cfg, '[runtimes.runc]\nbinary = "/nonexistent/runc"\n');
+    const r = await env.run(uniqueId('nobin'), ['true'], { flags: ['--runtime-config-path', cfg] });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain('/nonexistent/runc');
+  });
+});
