@@ -30,6 +30,7 @@ policy_backup=""
 policy_installed=0
 
 deny_service_starts() {
+  policy_backup=""
   if [[ -e $policy || -L $policy ]]; then
     policy_backup=$(mktemp)
     cp -a "$policy" "$policy_backup"
@@ -44,6 +45,7 @@ restore_service_policy() {
   if [[ -n $policy_backup ]]; then
     cp -a "$policy_backup" "$policy"
     rm -f "$policy_backup"
+    policy_backup=""
   else
     rm -f "$policy"
   fi

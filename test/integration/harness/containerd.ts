@@ -87,9 +87,22 @@ function installExitHook(): void {
   exitHookInstalled = true;
   // Last resort for a test process that exits without calling stop(): everything here is
   // synchronous because nothing else runs in an 'exit' handler.
-  process.on('exit', () => {
+  const cleanupAll = () => {
     for (const c of live) c.emergencyCleanup();
-  });
+  };
+  process.on('exit', cleanupAll);
+  // A worker terminated by a signal skips 'exit' handlers. Clean up first; then, if nobody else
+  // handles the signal, die of it as the default action would have.
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    const onSignal = () => {
+      cleanupAll();
+      if (process.listenerCount(sig) === 1) {
+        process.removeListener(sig, onSignal);
+        process.kill(process.pid, sig);
+      }
+    };
+    process.prependListener(sig, onSignal);
+  }
 }
 
 function tail(text: string, lines: number): string {
@@ -274,6 +287,7 @@ class PrivateContainerd implements Containerd {
   }
 
   emergencyCleanup(): void {
+    if (!live.delete(this)) return;
     for (const s of this.streams) s.killNow();
     if (this.running) this.child.kill('SIGKILL');
     try {
