@@ -157,6 +157,15 @@ static napi_value SetChildSubreaper(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value IsChildSubreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  int on = 0;
+  if (prctl(PR_GET_CHILD_SUBREAPER, &on, 0, 0, 0) < 0) return throw_errno(env, errno, "prctl", NULL);
+  napi_value result;
+  NAPI_CALL(env, napi_get_boolean(env, on != 0, &result));
+  return result;
+}
+
 // waitpid(pid, WNOHANG) for one pid: null while it runs, {code, signal} once reaped.
 static napi_value WaitpidNoHang(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
@@ -394,6 +403,7 @@ static void set_constant(napi_env env, napi_value obj, const char *name, int64_t
 static napi_value Init(napi_env env, napi_value exports) {
   napi_property_descriptor fns[] = {
       {"setChildSubreaper", NULL, SetChildSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"isChildSubreaper", NULL, IsChildSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitpidNoHang", NULL, WaitpidNoHang, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipe2", NULL, Pipe2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setPipeSize", NULL, SetPipeSize, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -10,6 +10,7 @@ export interface NativeExit {
 
 export interface Native {
   setChildSubreaper(): void;
+  isChildSubreaper(): boolean;
   waitpidNoHang(pid: number): NativeExit | null;
   pipe2(): { readFd: number; writeFd: number };
   setPipeSize(fd: number, bytes: number): number;

@@ -106,14 +106,20 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
   #scanQueued = false;
   #safetyNet: NodeJS.Timeout | undefined;
 
+  // Children alive before the reaper was installed, if we were not a subreaper yet, were
+  // spawned by this process (nothing is re-parented to a non-subreaper): most likely by
+  // child_process before the spawn tracking began. Left to their spawner; forgotten once gone.
+  #preexisting: Set<number>;
+
   private constructor() {
     super();
-    // Read once now so a kernel without the procfs children list fails loudly at start-up.
-    this.#children();
+    // Read now, also so that a kernel without the procfs children list fails loudly at start-up.
+    const children = this.#children();
+    this.#preexisting = native.isChildSubreaper() ? new Set() : new Set(children);
     setChildSubreaper();
     this.#trackNodeChildren();
     process.on('SIGCHLD', () => this.#scanSoon());
-    this.#scanSoon();
+    this.#scan();
   }
 
   /** Open before `runc create` / `runc exec`: exits reaped from now on are kept for waitFor(). */
@@ -171,8 +177,10 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
     let reaped: boolean;
     do {
       reaped = false;
-      for (const pid of this.#children()) {
-        if (this.#nodeChildren.has(pid)) continue;
+      const children = this.#children();
+      if (this.#preexisting.size) this.#preexisting = new Set(children.filter((pid) => this.#preexisting.has(pid)));
+      for (const pid of children) {
+        if (this.#nodeChildren.has(pid) || this.#preexisting.has(pid)) continue;
         const exit = this.#tryReap(pid);
         if (!exit) continue;
         reaped = true;

@@ -69,7 +69,6 @@ describe.skipIf(!needsRoot())('container terminals (needs root)', () => {
       expect((await exit).status).toBe(0);
     } finally {
       sub.close();
-      await bundle.cleanup();
     }
   });
 
@@ -103,7 +102,6 @@ describe.skipIf(!needsRoot())('container terminals (needs root)', () => {
     } finally {
       pty?.destroy();
       sub.close();
-      await bundle.cleanup();
     }
   });
 });

@@ -39,7 +39,6 @@ describe.skipIf(!needsRoot())('container processes under runc (needs root)', () 
       expect(await exit).toMatchObject({ pid, status: 42 });
     } finally {
       sub.close();
-      await bundle.cleanup();
     }
   });
 
@@ -54,7 +53,6 @@ describe.skipIf(!needsRoot())('container processes under runc (needs root)', () 
       expect(await exit).toMatchObject({ pid, status: 137 });
     } finally {
       sub.close();
-      await bundle.cleanup();
     }
   });
 
@@ -78,7 +76,6 @@ describe.skipIf(!needsRoot())('container processes under runc (needs root)', () 
     } finally {
       reaper.off('exit', onExit);
       sub.close();
-      await bundle.cleanup();
     }
   });
 
@@ -93,7 +90,6 @@ describe.skipIf(!needsRoot())('container processes under runc (needs root)', () 
       expect((await exit).status).toBe(0);
     } finally {
       sub.close();
-      await bundle.cleanup();
     }
   });
 });

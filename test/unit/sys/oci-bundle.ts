@@ -1,10 +1,11 @@
 // A throw-away OCI bundle (busybox rootfs) and a private runc root for tests that need a real
-// container. Always call cleanup(), also when the test fails.
+// container. It is force-deleted when the test finishes, also when it fails or times out.
 import { execFile, spawn, type StdioOptions } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { onTestFinished } from 'vitest';
 
 const execFileP = promisify(execFile);
 const BUSYBOX = '/usr/bin/busybox';
@@ -19,7 +20,6 @@ export interface Bundle {
   /** `runc create`, with the given stdio handed through to the container process. */
   create(stdio: StdioOptions, ...extra: string[]): Promise<void>;
   pid(): number;
-  cleanup(): Promise<void>;
 }
 
 export function needsRoot(): boolean {
@@ -52,6 +52,10 @@ export async function makeBundle(args: string[], opts: { terminal?: boolean } = 
       throw new Error(`runc ${a.join(' ')} failed: ${(err as Error).message}\n${readLog(log)}`);
     }
   };
+  onTestFinished(async () => {
+    await execFileP('runc', ['--root', root, 'delete', '--force', id]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  });
   return {
     id,
     dir,
@@ -68,10 +72,6 @@ export async function makeBundle(args: string[], opts: { terminal?: boolean } = 
       if (code !== 0) throw new Error(`runc create exited with ${code}\n${readLog(log)}`);
     },
     pid: () => Number(readFileSync(pidFile, 'utf8')),
-    async cleanup() {
-      await execFileP('runc', ['--root', root, 'delete', '--force', id]).catch(() => undefined);
-      rmSync(dir, { recursive: true, force: true });
-    },
   };
 }
 

@@ -8,10 +8,12 @@ const execFileP = promisify(execFile);
 
 // The shell forks a subshell that outlives it; with us as subreaper the subshell becomes our
 // child. Its stdio goes elsewhere so that execFile resolves as soon as the shell exits.
-async function spawnOrphan(code: number, delay: string): Promise<number> {
-  const { stdout } = await execFileP('sh', ['-c', `(sleep ${delay}; exit ${code}) </dev/null >/dev/null 2>&1 & echo $!`]);
+async function spawnOrphan(command: string): Promise<number> {
+  const { stdout } = await execFileP('sh', ['-c', `${command} </dev/null >/dev/null 2>&1 & echo $!`]);
   return Number(stdout.trim());
 }
+
+const exitingOrphan = (code: number, delay: string) => spawnOrphan(`(sleep ${delay}; exit ${code})`);
 
 function ourChildren(): number[] {
   return readFileSync(`/proc/self/task/${process.pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
@@ -29,7 +31,7 @@ describe('Reaper', () => {
     const onExit = (e: ExitInfo) => published.push(e);
     reaper.on('exit', onExit);
     try {
-      const pid = await spawnOrphan(7, '0.2');
+      const pid = await exitingOrphan(7, '0.2');
       expect(ourChildren()).toContain(pid);
       const exit = await sub.waitFor(pid);
       expect(exit.pid).toBe(pid);
@@ -47,7 +49,7 @@ describe('Reaper', () => {
   it('reports an orphan killed by a signal as 128 + signal', async () => {
     const sub = Reaper.get().subscribe();
     try {
-      const pid = await spawnOrphan(0, '30');
+      const pid = await spawnOrphan('sleep 30');
       const exit = sub.waitFor(pid);
       process.kill(pid, 'SIGTERM');
       expect((await exit).status).toBe(128 + 15);
@@ -59,7 +61,7 @@ describe('Reaper', () => {
   it('does not steal the children Node spawned: 200 concurrent execFile calls resolve while orphans exit', async () => {
     const sub = Reaper.get().subscribe();
     try {
-      const orphans = Promise.all(Array.from({ length: 10 }, (_, i) => spawnOrphan(i + 1, `0.0${i}`)));
+      const orphans = Promise.all(Array.from({ length: 10 }, (_, i) => exitingOrphan(i + 1, `0.0${i}`)));
       const calls = Array.from({ length: 200 }, () => execFileP('true'));
       const results = await Promise.allSettled(calls);
       expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
@@ -72,7 +74,7 @@ describe('Reaper', () => {
 
   it('rejects waits still pending when their subscription closes', async () => {
     const sub = Reaper.get().subscribe();
-    const pid = await spawnOrphan(0, '0.1');
+    const pid = await exitingOrphan(0, '0.1');
     const wait = sub.waitFor(pid);
     sub.close();
     await expect(wait).rejects.toMatchObject({ code: 'ERR_SUBSCRIPTION_CLOSED' });
@@ -81,7 +83,7 @@ describe('Reaper', () => {
   it('does not hand an exit reaped before subscribe() to the new subscription', async () => {
     const reaper = Reaper.get();
     const early = reaper.subscribe();
-    const pid = await spawnOrphan(3, '0');
+    const pid = await exitingOrphan(3, '0');
     await early.waitFor(pid);
     early.close();
     const late = reaper.subscribe();

@@ -1,0 +1,97 @@
+import { closeSync, fstatSync, mkdtempSync, readFileSync, readSync, rmSync, writeSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createPipe, eventfd, getPeerCred, setPipeSize } from '../../../src/sys/index.js';
+
+const O_NONBLOCK = 0o4000;
+const O_CLOEXEC = 0o2000000;
+
+function fdFlags(fd: number): number {
+  return parseInt(/flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))![1]!, 8);
+}
+
+describe('createPipe', () => {
+  it('makes a real, blocking, close-on-exec pipe', () => {
+    const { readFd, writeFd } = createPipe();
+    try {
+      for (const fd of [readFd, writeFd]) {
+        expect(fdFlags(fd) & O_CLOEXEC).toBe(O_CLOEXEC);
+        expect(fdFlags(fd) & O_NONBLOCK).toBe(0);
+      }
+      expect(fstatSync(readFd).isFIFO()).toBe(true);
+      writeSync(writeFd, 'through the pipe');
+      const buf = Buffer.alloc(64);
+      expect(buf.toString('utf8', 0, readSync(readFd, buf))).toBe('through the pipe');
+    } finally {
+      closeSync(readFd);
+      closeSync(writeFd);
+    }
+  });
+
+  it('grows the pipe buffer, and leaves it alone when the size cannot be had', () => {
+    const { readFd, writeFd } = createPipe();
+    try {
+      expect(setPipeSize(writeFd, 1 << 20)).toBeGreaterThanOrEqual(1 << 20);
+      writeSync(writeFd, Buffer.alloc(200_000));
+      // Shrinking below what the pipe holds fails with EBUSY; best effort keeps the size.
+      expect(setPipeSize(writeFd, 4096)).toBeGreaterThanOrEqual(1 << 20);
+    } finally {
+      closeSync(readFd);
+      closeSync(writeFd);
+    }
+  });
+
+  it('throws with the errno name for an fd that is not a pipe', () => {
+    expect(() => setPipeSize(1_000_000, 4096)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'fcntl' }));
+  });
+});
+
+describe('getPeerCred', () => {
+  it('returns the pid, uid and gid at the other end of a connected unix socket', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsshim-peercred-'));
+    const server = createServer();
+    try {
+      const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+      await new Promise<void>((resolve) => server.listen(join(dir, 's.sock'), resolve));
+      const client = connect(join(dir, 's.sock'));
+      const socket = await accepted;
+      const fd = (socket as unknown as { _handle: { fd: number } })._handle.fd;
+      expect(getPeerCred(fd)).toEqual({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });
+      client.destroy();
+      socket.destroy();
+    } finally {
+      server.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails with ENOTSOCK on an fd that is not a socket', () => {
+    const { readFd, writeFd } = createPipe();
+    try {
+      expect(() => getPeerCred(readFd)).toThrow(expect.objectContaining({ code: 'ENOTSOCK' }));
+    } finally {
+      closeSync(readFd);
+      closeSync(writeFd);
+    }
+  });
+});
+
+describe('eventfd', () => {
+  it('returns a close-on-exec counter that adds up what is written to it', () => {
+    const fd = eventfd();
+    try {
+      expect(fdFlags(fd) & O_CLOEXEC).toBe(O_CLOEXEC);
+      const one = Buffer.alloc(8);
+      one.writeBigUInt64LE(1n);
+      writeSync(fd, one);
+      writeSync(fd, one);
+      const out = Buffer.alloc(8);
+      readSync(fd, out);
+      expect(out.readBigUInt64LE()).toBe(2n);
+    } finally {
+      closeSync(fd);
+    }
+  });
+});
