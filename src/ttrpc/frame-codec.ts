@@ -54,7 +54,7 @@ export class FrameDecoder {
   #header: (FrameHeader & { length: number }) | undefined;
   #skipping: (FrameHeader & { length: number; remaining: number }) | undefined;
 
-  /** Bytes received but not yet returned as part of a frame. */
+  /** Bytes held while waiting for the rest of a frame (a parsed header no longer counts). */
   get bufferedBytes(): number {
     return this.#buffered;
   }
