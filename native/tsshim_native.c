@@ -1,7 +1,8 @@
 // The few Linux calls a containerd shim needs that Node.js has no API for.
 //
 // Only ABI-stable N-API (plus libuv's uv_poll, which N-API hands out through
-// napi_get_uv_event_loop), so one build serves every Node release. Every failed syscall
+// napi_get_uv_event_loop), so one build serves every Node release with N-API 8 and libuv 1.x.
+// Every failed syscall
 // throws an Error shaped like Node's own system errors (code 'ENOENT', negative errno,
 // syscall), so callers can branch on `code`. Every fd created here is close-on-exec: the
 // shim spawns runc all the time and must not leak fds into containers.

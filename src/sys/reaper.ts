@@ -122,7 +122,10 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
     this.#scan();
   }
 
-  /** Open before `runc create` / `runc exec`: exits reaped from now on are kept for waitFor(). */
+  /**
+   * Open before `runc create` / `runc exec`: exits reaped from now on are kept for waitFor(),
+   * so an exit that beats the pid file is not lost. Every exit is kept until close().
+   */
   subscribe(): ExitSubscription {
     const sub = new Subscription(
       () => this.#updateSafetyNet(),
