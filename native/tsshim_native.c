@@ -1,11 +1,10 @@
 // The few Linux calls a containerd shim needs that Node.js has no API for.
 //
 // Only ABI-stable N-API (plus libuv's uv_poll, which N-API hands out through
-// napi_get_uv_event_loop), so one build serves every Node release with N-API 8 and libuv 1.x.
-// Every failed syscall
-// throws an Error shaped like Node's own system errors (code 'ENOENT', negative errno,
-// syscall), so callers can branch on `code`. Every fd created here is close-on-exec: the
-// shim spawns runc all the time and must not leak fds into containers.
+// napi_get_uv_event_loop), so one build serves every Node release with N-API 8 and libuv 1.
+// Every failed syscall throws an Error shaped like Node's own system errors (code 'ENOENT',
+// negative errno, syscall), so callers can branch on `code`. Every fd created here is
+// close-on-exec: the shim spawns runc all the time and must not leak fds into containers.
 #define _GNU_SOURCE
 #include <node_api.h>
 #include <uv.h>
