@@ -1,4 +1,4 @@
-import { writeFile, rename } from 'node:fs/promises';
+import { writeFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { containerd, runtimeoptions } from '../api/gen/proto.js';
@@ -11,7 +11,11 @@ import { RuntimeDriver } from '../runtime/runtime-driver.js';
 import { isNotExist, isProcessAlreadyFinished } from '../runtime/runtime-errors.js';
 import type { RuntimeBinding, RuntimeRequest } from '../task/service.js';
 
-/** Where the chosen runtime is recorded, so the `delete` action can clean up after a dead shim. */
+/**
+ * Where the chosen runtime is recorded, so the `delete` action can clean up after a dead shim.
+ * Removed again once the daemon has deleted the container itself: the `delete` action that
+ * containerd runs after every task then has no runtime process to spawn.
+ */
 export const RUNTIME_FILE = 'tsshim-runtime.json';
 
 const errors = { isNotExist, isProcessAlreadyFinished };
@@ -54,7 +58,13 @@ export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string;
   const resolved = selectRuntime(config, { annotations: req.annotations, runcOptions: decoded.runc });
   const runtime = new RuntimeDriver(resolved, { namespace: ctx.namespace, bundle: req.bundle, logger: ctx.logger });
   await persistRuntime(req.bundle, ctx.namespace, resolved);
-  return { runtime, errors, noPivot: decoded.runc?.noPivotRoot, noNewKeyring: decoded.runc?.noNewKeyring };
+  return {
+    runtime,
+    errors,
+    noPivot: decoded.runc?.noPivotRoot,
+    noNewKeyring: decoded.runc?.noNewKeyring,
+    released: () => rm(join(req.bundle, RUNTIME_FILE), { force: true }),
+  };
 }
 
 async function persistRuntime(bundle: string, namespace: string, runtime: ResolvedRuntime): Promise<void> {

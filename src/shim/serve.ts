@@ -96,5 +96,5 @@ export async function serve(flags: ShimFlags): Promise<void> {
 
   if (flags.socket && !process.env[SOCKET_PATH_ENV]) await server.listen({ path: flags.socket });
   else await server.listen({ fd: 3 });
-  logger.info({ id: flags.id, pid: process.pid, node: process.version }, 'shim serving');
+  logger.info({ id: flags.id, pid: process.pid, node: process.version, bootMs: Math.round(process.uptime() * 1000) }, 'shim serving');
 }

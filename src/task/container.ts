@@ -23,6 +23,7 @@ export interface ContainerDeps {
   logger: Logger;
   /** Unmounts <bundle>/rootfs when the container is deleted (only when the shim mounted it). */
   unmountRootfs?: () => void;
+  released?: () => Promise<void>;
 }
 
 export interface CreateSpec {
@@ -274,6 +275,7 @@ export class Container {
     for (const e of this.execs.values()) e.io?.close();
     this.deps.router.release(p.pid);
     this.deps.unmountRootfs?.();
+    await this.deps.released?.().catch((err) => this.deps.logger.warn({ err }, 'could not record the clean delete'));
     p.status = 'deleted';
     this.deps.events.taskDelete(this.id, p.pid, p.exit);
     return p;

@@ -28,6 +28,8 @@ export interface RuntimeBinding {
   errors: RuntimeErrorClassifier;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** Called once the runtime has deleted the container: nothing of it is left to clean up. */
+  released?(): Promise<void>;
 }
 
 export interface TaskServiceDeps {
@@ -109,6 +111,7 @@ export class TaskService {
             events: this.deps.events,
             logger: log,
             unmountRootfs: mounted ? () => this.deps.unmountRootfs(rootfs) : undefined,
+            released: binding.released,
           },
         );
       } catch (err) {

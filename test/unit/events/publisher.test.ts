@@ -26,9 +26,9 @@ function eventsServer(onForward?: (r: Received) => void): { server: TtrpcServer;
       encode: () => new Uint8Array(0),
       handler: (req: containerd.services.events.ttrpc.v1.ForwardRequest, ctx: CallContext) => {
         const r = {
-          topic: req.envelope!.topic,
-          namespace: req.envelope!.namespace,
-          typeUrl: req.envelope!.event!.typeUrl,
+          topic: req.envelope?.topic ?? '',
+          namespace: req.envelope?.namespace ?? '',
+          typeUrl: req.envelope?.event?.typeUrl ?? '',
           metadata: ctx.metadata.get('containerd-namespace-ttrpc'),
         };
         onForward?.(r);
