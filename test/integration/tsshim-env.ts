@@ -23,6 +23,10 @@ root = "/run/tsshim-test/runsc"
 [runtimes.runsc.options]
 platform = "ptrace"
 network = "none"
+# The gVisor sandbox builds its chroot under $TMPDIR after dropping to uid 65534, and the
+# test containerd's TMPDIR is a private 0700 directory it cannot enter.
+[runtimes.runsc.env]
+TMPDIR = "/tmp"
 `;
 
 export interface TsshimEnv {
