@@ -16,6 +16,12 @@ export interface Leftovers {
   dirExists: boolean;
 }
 
+// runc and umount live in sbin directories, which a CI runner's PATH may lack.
+const toolEnv: NodeJS.ProcessEnv = {
+  ...process.env,
+  PATH: [process.env['PATH'], '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].filter(Boolean).join(':'),
+};
+
 function within(p: string, dir: string): boolean {
   return p === dir || p.startsWith(dir + '/');
 }
@@ -209,7 +215,7 @@ export function forceDeleteRuncState(bundles: TaskBundle[], dir: string): void {
       const state = safeRead(path.join(nsRoot, b.id, 'state.json'));
       if (!state || !state.includes(dir + '/')) continue;
       const binary = safeRead(path.join(b.bundle, 'runtime')) || 'runc';
-      spawnSync(binary, ['--root', nsRoot, 'delete', '--force', b.id], { stdio: 'ignore', timeout: 10_000 });
+      spawnSync(binary, ['--root', nsRoot, 'delete', '--force', b.id], { stdio: 'ignore', timeout: 10_000, env: toolEnv });
     }
   }
 }
@@ -236,8 +242,8 @@ export function unmountAll(dir: string): string[] {
     const mounts = mountsUnder(dir).reverse();
     if (mounts.length === 0) return [];
     for (const mp of mounts) {
-      const r = spawnSync('umount', [mp], { stdio: 'ignore', timeout: 10_000 });
-      if (r.status !== 0) spawnSync('umount', ['-l', mp], { stdio: 'ignore', timeout: 10_000 });
+      const r = spawnSync('umount', [mp], { stdio: 'ignore', timeout: 10_000, env: toolEnv });
+      if (r.status !== 0) spawnSync('umount', ['-l', mp], { stdio: 'ignore', timeout: 10_000, env: toolEnv });
     }
   }
   return mountsUnder(dir);

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,4 +17,31 @@ export function projectBinDir(): string {
 /** Scratch space for built artifacts; gitignored and shared between runs. */
 export function cacheDir(): string {
   return path.join(projectDir(), '.cache');
+}
+
+export interface ContainerdBinary {
+  /** "system" or the Debian suite it was unpacked from, e.g. "trixie" */
+  label: string;
+  containerd: string;
+}
+
+/**
+ * The system containerd plus every release unpacked by `scripts/install-deps.sh
+ * --containerd-releases` (.cache/containerd/<suite>/usr/bin/containerd), for tests that run
+ * against each available version.
+ */
+export function containerdBinaries(): ContainerdBinary[] {
+  const out: ContainerdBinary[] = [{ label: 'system', containerd: '/usr/bin/containerd' }];
+  const base = path.join(cacheDir(), 'containerd');
+  let suites: string[] = [];
+  try {
+    suites = fs.readdirSync(base).sort();
+  } catch {
+    // none unpacked
+  }
+  for (const suite of suites) {
+    const bin = path.join(base, suite, 'usr/bin/containerd');
+    if (fs.existsSync(bin)) out.push({ label: suite, containerd: bin });
+  }
+  return out;
 }
