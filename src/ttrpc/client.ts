@@ -8,7 +8,8 @@ import { type MetadataInit, keyValuesFromInit } from './metadata.js';
 import { TtrpcError, errorText } from './status-error.js';
 
 export interface CallOptions {
-  /** Sent as timeout_nano; the call rejects with DeadlineExceeded locally when it passes. */
+  /** Sent as timeout_nano; the call rejects with DeadlineExceeded locally when it passes.
+   * Infinity (or leaving it out) means no deadline. */
   timeoutMs?: number;
   metadata?: MetadataInit;
   /** Gives up on the call (Canceled); ttrpc has no cancel frame, so the server is not told. */
@@ -83,14 +84,15 @@ export class TtrpcClient {
   call(service: string, method: string, payload: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new TtrpcError(Code.Unavailable, 'ttrpc: closed'));
     if (opts.signal?.aborted) return Promise.reject(TtrpcError.from(opts.signal.reason));
-    if (opts.timeoutMs !== undefined && opts.timeoutMs <= 0) {
+    const timeoutMs = opts.timeoutMs === Infinity ? undefined : opts.timeoutMs;
+    if (timeoutMs !== undefined && !(timeoutMs > 0)) {
       return Promise.reject(new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded'));
     }
     const request = ttrpc.Request.encode({
       service,
       method,
       payload: payload.length > 0 ? payload : undefined,
-      timeoutNano: opts.timeoutMs === undefined ? undefined : millisToNanos(opts.timeoutMs),
+      timeoutNano: timeoutMs === undefined ? undefined : millisToNanos(timeoutMs),
       metadata: keyValuesFromInit(opts.metadata),
     }).finish();
     if (request.length > MAX_MESSAGE) {
@@ -112,8 +114,8 @@ export class TtrpcClient {
         reject: (err) => (settle(), reject(err)),
       });
       // Late replies find no pending call and are dropped, as the Go client drops them.
-      if (opts.timeoutMs !== undefined) {
-        cleanups.push(startTimer(opts.timeoutMs, () => this.#calls.get(id)?.reject(new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded'))));
+      if (timeoutMs !== undefined) {
+        cleanups.push(startTimer(timeoutMs, () => this.#calls.get(id)?.reject(new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded'))));
       }
       const signal = opts.signal;
       if (signal) {

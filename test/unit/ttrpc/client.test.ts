@@ -82,6 +82,21 @@ describe('client', () => {
     await server.shutdown({ graceMs: 0 });
   });
 
+  it('rejects a zero, negative or NaN timeout at once without sending, and treats Infinity as none', async () => {
+    const path = dir.socket();
+    const raw = await rawServer(path);
+    const client = await TtrpcClient.connect(path);
+    for (const timeoutMs of [0, -5, Number.NaN]) {
+      await expect(client.call('s', 'm', new Uint8Array(0), { timeoutMs })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
+    }
+    void client.call('s', 'm', new Uint8Array(0), { timeoutMs: Infinity }).catch(() => {});
+    await eventually(() => raw.requests.length === 1, 'the request');
+    expect(raw.requests[0]!.streamId).toBe(1);
+    expect(raw.requests[0]!.req.timeoutNano.toString()).toBe('0');
+    client.close();
+    await raw.close();
+  });
+
   it('runs concurrent calls and matches each reply to its call', async () => {
     const path = dir.socket();
     const server = new TtrpcServer();
