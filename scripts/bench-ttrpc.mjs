@@ -5,6 +5,7 @@
 //        --method State --payload-hex 0a026331 [--namespace default]
 //                                                     our client -> any ttrpc server (e.g. the Go shim)
 //   common: --calls 20000 --concurrency 64 --json
+//           --accept-errors   count status replies (e.g. NotFound for an unknown task id) as round trips
 //
 // src/ttrpc is TypeScript, so it is bundled with esbuild into a temp dir first.
 import { spawn } from 'node:child_process';
@@ -37,17 +38,23 @@ async function loadTransport(dir) {
  * Measures `calls` sequential round trips, then `calls` more with `concurrency` in flight.
  * Returns calls/s for both and latency percentiles (ms) of the sequential run.
  */
-export async function benchmark(transport, { target, service, method, payload, metadata, calls = 20000, concurrency = 64 }) {
+export async function benchmark(transport, { target, service, method, payload, metadata, calls = 20000, concurrency = 64, acceptErrors = false }) {
   const client = await transport.TtrpcClient.connect(target, { connectTimeoutMs: 5000 });
   const opts = metadata ? { metadata } : {};
+  let errorReplies = 0;
+  const roundTrip = () =>
+    client.call(service, method, payload, opts).catch((err) => {
+      if (!acceptErrors || client.closed) throw err;
+      errorReplies++;
+    });
   try {
-    for (let i = 0; i < Math.min(1000, calls); i++) await client.call(service, method, payload, opts);
+    for (let i = 0; i < Math.min(1000, calls); i++) await roundTrip();
 
     const latencies = new Float64Array(calls);
     let start = process.hrtime.bigint();
     for (let i = 0; i < calls; i++) {
       const t = process.hrtime.bigint();
-      await client.call(service, method, payload, opts);
+      await roundTrip();
       latencies[i] = Number(process.hrtime.bigint() - t) / 1e6;
     }
     const sequentialSeconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -57,7 +64,7 @@ export async function benchmark(transport, { target, service, method, payload, m
     const worker = async () => {
       while (issued < calls) {
         issued++;
-        await client.call(service, method, payload, opts);
+        await roundTrip();
       }
     };
     start = process.hrtime.bigint();
@@ -74,6 +81,7 @@ export async function benchmark(transport, { target, service, method, payload, m
       sequentialCallsPerSec: Math.round(calls / sequentialSeconds),
       concurrentCallsPerSec: Math.round(calls / concurrentSeconds),
       latencyMs: { p50: pct(0.5), p90: pct(0.9), p99: pct(0.99), max: latencies[calls - 1] },
+      errorReplies,
     };
   } finally {
     client.close();
@@ -100,6 +108,7 @@ async function main() {
       calls: { type: 'string', default: '20000' },
       concurrency: { type: 'string', default: '64' },
       json: { type: 'boolean', default: false },
+      'accept-errors': { type: 'boolean', default: false },
       serve: { type: 'string' },
     },
   });
@@ -129,12 +138,14 @@ async function main() {
       metadata: values.namespace ? { 'containerd-namespace-ttrpc': values.namespace } : undefined,
       calls: Number(values.calls),
       concurrency: Number(values.concurrency),
+      acceptErrors: values['accept-errors'],
     });
     if (values.json) console.log(JSON.stringify(result));
     else {
       console.log(`target       ${result.target} (${result.service}/${result.method})`);
       console.log(`sequential   ${result.sequentialCallsPerSec} calls/s  p50 ${result.latencyMs.p50.toFixed(3)} ms  p99 ${result.latencyMs.p99.toFixed(3)} ms`);
       console.log(`concurrent   ${result.concurrentCallsPerSec} calls/s  (${result.concurrency} in flight)`);
+      if (result.errorReplies) console.log(`error replies ${result.errorReplies} (counted as round trips)`);
     }
   } finally {
     child?.disconnect();
