@@ -1,10 +1,15 @@
+import { writeSync } from 'node:fs';
 import { FlagError, parseFlags, type ShimFlags } from './flags.js';
 
 export const VERSION = '0.1.0';
 const NAME = 'containerd-shim-tsshim-v2';
 
 function fail(message: string, code = 1): never {
-  process.stderr.write(`${NAME}: ${message}\n`);
+  const text = `${NAME}: ${message}\n`;
+  // Under `start` the launcher reads only the ready pipe: stderr goes to the log FIFO.
+  const readyFd = Number.parseInt(process.env.TSSHIM_READY_FD ?? '', 10);
+  if (Number.isInteger(readyFd)) writeSync(readyFd, text);
+  else process.stderr.write(text);
   process.exit(code);
 }
 
@@ -33,7 +38,9 @@ export async function main(argv: string[]): Promise<void> {
     case 'delete':
       return (await import('./delete.js')).deleteAction(flags);
     case '':
-      return (await import('./serve.js')).serve(flags);
+      // Serve mode by hand (debugging): containerd itself always goes through `start`.
+      if (!flags.socket) fail('serve mode needs -socket <path>');
+      return (await import('./serve.js')).serve(flags, { path: flags.socket });
     default:
       fail(`unknown action ${JSON.stringify(flags.action)}`);
   }

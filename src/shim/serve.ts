@@ -1,4 +1,5 @@
-import { rmSync, writeSync } from 'node:fs';
+import { chmodSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import net from 'node:net';
 import type { Logger } from 'pino';
 import { TtrpcServer } from '../ttrpc/index.js';
 import { Reaper, getPeerCred, mountAll, unmountRecursive } from '../sys/index.js';
@@ -9,7 +10,27 @@ import { TaskService } from '../task/service.js';
 import type { ShimFlags } from './flags.js';
 import { createLogger } from './logger.js';
 import { bindRuntime } from './runtime-binding.js';
-import { SOCKET_PATH_ENV } from './start.js';
+
+export interface ServeOptions {
+  /** The unix socket to serve on. */
+  path: string;
+  /** Take over a socket file no daemon answers on (a crashed shim's), as `start` does. */
+  replaceStale?: boolean;
+  /** Called once calls are accepted. */
+  onListening?: () => void;
+  /** Called when another daemon already serves this socket (a concurrent start of the same group). */
+  onGroupServedElsewhere?: () => void;
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ path });
+    const timer = setTimeout(() => sock.destroy(), 100);
+    sock.once('connect', () => { clearTimeout(timer); sock.destroy(); resolve(true); });
+    sock.once('error', () => { clearTimeout(timer); resolve(false); });
+    sock.once('close', () => resolve(false));
+  });
+}
 
 const TASK_SERVICES = ['containerd.task.v2.Task', 'containerd.task.v3.Task'];
 /** Bound on delivering the last events (e.g. /tasks/delete) before the daemon exits. */
@@ -33,11 +54,10 @@ function installCrashHandlers(logger: Logger): void {
 }
 
 /**
- * Serve mode: the long-lived daemon `start` spawned. Becomes the subreaper of its containers,
- * serves the Task API on the inherited socket (fd 3) under the v2 and v3 names, and exits after
- * Shutdown once it holds no task.
+ * The long-lived daemon: becomes the subreaper of its containers, serves the Task API on a unix
+ * socket under the v2 and v3 names, and exits after Shutdown once it holds no task.
  */
-export async function serve(flags: ShimFlags): Promise<void> {
+export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void> {
   const bundle = process.cwd();
   const logger = createLogger(bundle, { debug: flags.debug, namespace: flags.namespace, id: flags.id });
   installCrashHandlers(logger);
@@ -64,7 +84,7 @@ export async function serve(flags: ShimFlags): Promise<void> {
   });
 
   let stopping = false;
-  const socketPath = process.env[SOCKET_PATH_ENV] || flags.socket;
+  const socketPath = opts.path;
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
@@ -94,7 +114,18 @@ export async function serve(flags: ShimFlags): Promise<void> {
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
-  if (flags.socket && !process.env[SOCKET_PATH_ENV]) await server.listen({ path: flags.socket });
-  else await server.listen({ fd: 3 });
+  try {
+    await server.listen({ path: socketPath });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !opts.replaceStale) throw err;
+    if (await answers(socketPath)) {
+      opts.onGroupServedElsewhere?.();
+      return;
+    }
+    unlinkSync(socketPath);
+    await server.listen({ path: socketPath });
+  }
+  chmodSync(socketPath, 0o600);
+  opts.onListening?.();
   logger.info({ id: flags.id, pid: process.pid, node: process.version, bootMs: Math.round(process.uptime() * 1000) }, 'shim serving');
 }

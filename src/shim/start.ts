@@ -1,23 +1,13 @@
-import { spawn } from 'node:child_process';
-import { chmodSync, closeSync, constants, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { groupKey, socketDir, socketPath } from './socket-address.js';
 
-/** Environment variable through which `start` tells the daemon which socket path it serves. */
-export const SOCKET_PATH_ENV = 'TSSHIM_SOCKET_PATH';
-
-function listen(path: string): Promise<net.Server> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen({ path, backlog: 128 }, () => {
-      server.off('error', reject);
-      resolve(server);
-    });
-  });
-}
+/** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
+export const READY_FD_ENV = 'TSSHIM_READY_FD';
+/** Set by the launcher: containerd's pid, whose OOM score the daemon follows. */
+export const CONTAINERD_PID_ENV = 'TSSHIM_CONTAINERD_PID';
 
 function canConnect(path: string, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -49,76 +39,68 @@ function writeAddressFile(bundle: string, address: string): void {
   renameSync(`${path}.tmp`, path);
 }
 
-function openLogFifo(bundle: string): number | 'ignore' {
-  try {
-    // O_RDWR never blocks on a FIFO; the daemon's crash output (fd 1 and 2) then reaches containerd's log.
-    return openSync(join(bundle, 'log'), constants.O_RDWR);
-  } catch {
-    return 'ignore';
-  }
-}
-
 /** The daemon gets containerd's OOM score + 1, so the kernel prefers it over containerd (reference shim). */
-function adjustOomScore(pid: number): void {
+function followOomScore(containerdPid: string | undefined): void {
+  if (!containerdPid) return;
   try {
-    const parent = readFileSync(`/proc/${process.ppid}/oom_score_adj`, 'utf8').trim();
-    const score = Math.min(Number.parseInt(parent, 10) + 1, 1000);
-    writeFileSync(`/proc/${pid}/oom_score_adj`, String(score));
+    const parent = Number.parseInt(readFileSync(`/proc/${containerdPid}/oom_score_adj`, 'utf8').trim(), 10);
+    writeFileSync('/proc/self/oom_score_adj', String(Math.min(parent + 1, 1000)));
   } catch {
     // Best effort, as in the reference shim: an unprivileged or unusual host keeps the default.
   }
 }
 
 /**
- * The `start` action: bind the task's (or group's) socket, start the serving daemon with the
- * listening socket as fd 3, and print only its address. containerd reads stdout and stderr as one
- * buffer until every holder closes them, so nothing else is ever printed and the daemon inherits
- * neither.
+ * The `start` action. The launcher has already put this process in its own session with its
+ * output on the log FIFO; it becomes the task's (or group's) serving daemon and reports the
+ * address on the ready pipe once it accepts calls. If a daemon already serves the group, it
+ * reports that one's address and exits.
  */
 export async function start(flags: ShimFlags): Promise<void> {
-  const bundle = process.cwd();
-  const dir = socketDir();
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const path = socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle)));
-  const address = `unix://${path}`;
-
-  let server: net.Server;
-  try {
-    server = await listen(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
-    if (await canConnect(path, 100)) {
-      // A shim for this group is already serving: hand containerd its address.
-      writeAddressFile(bundle, address);
-      process.stdout.write(address, () => process.exit(0));
-      return;
-    }
-    unlinkSync(path);
-    server = await listen(path);
+  const readyFd = Number.parseInt(process.env[READY_FD_ENV] ?? '', 10);
+  if (!Number.isInteger(readyFd)) {
+    throw new Error('start must be run through bin/containerd-shim-tsshim-v2, which provides the ready pipe');
   }
-  chmodSync(path, 0o600);
+  const containerdPid = process.env[CONTAINERD_PID_ENV];
+  // Not for the runtimes and containers this daemon will start.
+  delete process.env[READY_FD_ENV];
+  delete process.env[CONTAINERD_PID_ENV];
+  let reported = false;
+  const report = (text: string) => {
+    if (reported) return;
+    reported = true;
+    writeSync(readyFd, text);
+    closeSync(readyFd);
+  };
 
-  const listenFd = (server as unknown as { _handle: { fd: number } })._handle.fd;
-  const logFd = openLogFifo(bundle);
-  const args = [process.argv[1], '-namespace', flags.namespace, '-id', flags.id, '-address', flags.address];
-  if (flags.publishBinary) args.push('-publish-binary', flags.publishBinary);
-  if (flags.debug) args.push('-debug');
-  let child;
   try {
-    child = spawn(process.execPath, args, {
-      cwd: bundle,
-      detached: true,
-      stdio: ['ignore', logFd, logFd, listenFd],
-      env: { ...process.env, [SOCKET_PATH_ENV]: path },
+    const bundle = process.cwd();
+    const dir = socketDir();
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const path = socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle)));
+    const address = `unix://${path}`;
+    if (await canConnect(path, 100)) {
+      writeAddressFile(bundle, address);
+      report(address);
+      process.exit(0);
+    }
+    const { serve } = await import('./serve.js');
+    await serve(flags, {
+      path,
+      replaceStale: true,
+      onListening: () => {
+        writeAddressFile(bundle, address);
+        followOomScore(containerdPid);
+        report(address);
+      },
+      onGroupServedElsewhere: () => {
+        writeAddressFile(bundle, address);
+        report(address);
+        process.exit(0);
+      },
     });
   } catch (err) {
-    unlinkSync(path);
-    throw err;
+    report(`start failed: ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
   }
-  if (typeof logFd === 'number') closeSync(logFd);
-  child.unref();
-  if (child.pid) adjustOomScore(child.pid);
-  writeAddressFile(bundle, address);
-  // Exiting without closing the server: closing would unlink the socket the daemon now serves.
-  process.stdout.write(address, () => process.exit(0));
 }

@@ -316,9 +316,14 @@ export class Container {
 
   private publishInitExit(exit: ExitRecord): void {
     const p = this.init;
-    p.markExited(exit);
-    void persistInitExit(this.bundle, p.pid, exit).catch((err) => this.deps.logger.warn({ err }, 'could not persist the exit status'));
-    this.deps.events.taskExit(this.id, this.id, p.pid, exit);
+    // Persisted before anyone hears of the exit: a shim that dies right after publishing it
+    // still lets `delete` report the real status.
+    void persistInitExit(this.bundle, p.pid, exit)
+      .catch((err) => this.deps.logger.warn({ err }, 'could not persist the exit status'))
+      .then(() => {
+        p.markExited(exit);
+        this.deps.events.taskExit(this.id, this.id, p.pid, exit);
+      });
   }
 
   private hasRunningExecs(): boolean {

@@ -95,11 +95,16 @@ describe.skipIf(skipUnlessRoot())('the shim binary by hand', () => {
     }
   });
 
-  it('rejects unknown flags the way Go flag parsing does', async () => {
-    const r = await runShim(['-nosuch', 'start'], { cwd: dir });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/flag provided but not defined: -nosuch/);
-    expect(r.stdout.length).toBe(0);
+  it('rejects unknown flags the way Go flag parsing does, for start too', async () => {
+    const del = await runShim(['-nosuch', 'delete'], { cwd: dir });
+    expect(del.code).toBe(2);
+    expect(del.stderr).toMatch(/flag provided but not defined: -nosuch/);
+    expect(del.stdout.length).toBe(0);
+    // start runs the daemon in its own session: its failure comes back through the launcher.
+    const start = await runShim(['-nosuch', 'start'], { cwd: dir });
+    expect(start.code).not.toBe(0);
+    expect(start.stderr).toMatch(/flag provided but not defined: -nosuch/);
+    expect(start.stdout.length).toBe(0);
   });
 });
 
