@@ -43,7 +43,7 @@ export interface Containerd {
   readonly pid: number;
   /**
    * Runs `ctr --address <address> --namespace <ns> ...args`. Never throws on a non-zero exit;
-   * throws RunTimeoutError if ctr does not finish within timeoutMs (default 60 s).
+   * throws RunTimeoutError if ctr does not finish within timeoutMs (default 45 s).
    */
   ctr(args: string[], opts?: CtrOptions): Promise<CtrResult>;
   /** Starts `ctr events`; await `.ready` before causing the events you want to see. */
@@ -74,6 +74,9 @@ export interface StartOptions {
 }
 
 const DEFAULT_CONTAINERD = '/usr/bin/containerd';
+// Below vitest's 60 s test timeout, so a hung ctr fails with its own stderr rather than as a
+// bare test timeout.
+const DEFAULT_CTR_TIMEOUT_MS = 45_000;
 const SYSTEM_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 // Socket paths must stay under the 108-byte sun_path limit, including suffixes such as
 // ".ttrpc", so the private dir lives directly in /tmp with a short name.
@@ -177,12 +180,17 @@ class PrivateContainerd implements Containerd {
   }
 
   async ctr(args: string[], opts: CtrOptions = {}): Promise<CtrResult> {
-    const r = await run(this.ctrBin, [...this.baseArgs(), ...args], {
-      input: opts.input,
-      timeoutMs: opts.timeoutMs,
-      env: ctrEnvironment(opts.env),
-    });
-    return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    try {
+      const r = await run(this.ctrBin, [...this.baseArgs(), ...args], {
+        input: opts.input,
+        timeoutMs: opts.timeoutMs ?? DEFAULT_CTR_TIMEOUT_MS,
+        env: ctrEnvironment(opts.env),
+      });
+      return { code: r.code, stdout: r.stdout, stderr: r.stderr };
+    } catch (err) {
+      if (err instanceof RunTimeoutError) err.message += `\ncontainerd log (tail):\n${tail(this.logs(), 40)}`;
+      throw err;
+    }
   }
 
   private async ctrIn(namespace: string, args: string[], timeoutMs = 15_000): Promise<CtrResult | undefined> {
