@@ -38,6 +38,7 @@ try {
         service: 'containerd.task.v2.Task',
         method: 'State',
         payload: containerd.task.v2.StateRequest.encode({ id: s.id }).finish(),
+        metadata: [['containerd-namespace-ttrpc', c.namespace]],
         calls: CALLS,
         concurrency: 64,
       });
