@@ -1,7 +1,7 @@
 import { writeSync } from 'node:fs';
 import { FlagError, parseFlags, type ShimFlags } from './flags.js';
+import { VERSION } from './version.js';
 
-export const VERSION = '0.1.0';
 const NAME = 'containerd-shim-tsshim-v2';
 
 function fail(message: string, code = 1): never {
@@ -29,7 +29,7 @@ export async function main(argv: string[]): Promise<void> {
     fail('check is not available yet');
   }
   if (flags.info) {
-    fail('-info is not supported yet');
+    return (await import('./info.js')).info();
   }
   if (!flags.namespace) fail('shim namespace cannot be empty');
   switch (flags.action) {

@@ -26,7 +26,7 @@ interface DecodedOptions {
   configBody?: Uint8Array;
 }
 
-function decodeOptions(options: RuntimeRequest['options']): DecodedOptions {
+export function decodeOptions(options: RuntimeRequest['options']): DecodedOptions {
   if (!options?.typeUrl) return {};
   const name = anyTypeName(options);
   const value = options.value ?? new Uint8Array(0);
@@ -42,7 +42,7 @@ function decodeOptions(options: RuntimeRequest['options']): DecodedOptions {
   throw new TtrpcError(Code.InvalidArgument, `unsupported runtime options type ${options.typeUrl}: expected ${TypeUrls.RuncOptions} or ${TypeUrls.RuntimeOptions}`);
 }
 
-async function configFor(decoded: DecodedOptions): Promise<ShimConfig> {
+export async function configFor(decoded: DecodedOptions): Promise<ShimConfig> {
   if (decoded.configBody && !decoded.configPath) {
     // containerd 1.7+ CRI sends the runtime's options table inline when it has no ConfigPath.
     const report = parseConfig(Buffer.from(decoded.configBody).toString('utf8'), 'config_body of runtimeoptions.v1.Options');

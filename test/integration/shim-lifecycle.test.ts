@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerd } from '../../src/api/gen/proto.js';
+import { containerd, google } from '../../src/api/gen/proto.js';
 import { TtrpcClient } from '../../src/ttrpc/index.js';
 import { eventContainerId, projectBinDir, skipUnlessRoot, uniqueId } from './harness/index.js';
 import { RUNTIME, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
@@ -93,6 +93,27 @@ describe.skipIf(skipUnlessRoot())('the shim binary by hand', () => {
       expect(res.pid).toBe(4294967295);
       expect(res.exitStatus).toBe(137);
     }
+  });
+
+  it('-info prints a RuntimeInfo with the options it was given and the runtime\'s OCI features', async () => {
+    const options = { typeUrl: 'containerd.runc.v1.Options', value: containerd.runc.v1.Options.encode({ binaryName: 'runc' }).finish() };
+    const input = google.protobuf.Any.encode(options).finish();
+    const r = await new Promise<{ stdout: Buffer; stderr: string; code: number }>((resolve) => {
+      const child = execFile(SHIM, ['-info'], { cwd: dir, encoding: 'buffer' }, (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr: stderr.toString() }),
+      );
+      child.stdin!.end(Buffer.from(input));
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const info = containerd.types.RuntimeInfo.decode(r.stdout);
+    expect(info.name).toBe('io.containerd.tsshim.v2');
+    expect(info.version?.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(info.options?.typeUrl).toBe('containerd.runc.v1.Options');
+    expect(containerd.runc.v1.Options.decode(info.options!.value!).binaryName).toBe('runc');
+    expect(info.features?.typeUrl).toBe('types.containerd.io/opencontainers/runtime-spec/1/features/Features');
+    const features = JSON.parse(Buffer.from(info.features!.value!).toString()) as { ociVersionMin?: string };
+    expect(features.ociVersionMin).toMatch(/^1\./);
   });
 
   it('rejects unknown flags the way Go flag parsing does, for start too', async () => {
