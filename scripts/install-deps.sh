@@ -104,8 +104,11 @@ debian_mirror() {
 }
 
 # apt with its own sources, lists, caches and an empty dpkg status, so that nothing the
-# system's apt knows or has configured is read or changed. It runs as root rather than as
-# _apt because its files live in the checkout, which _apt may not be allowed to write.
+# system's apt knows or has configured is read or changed (its apt.conf, e.g. a proxy, still
+# applies). It runs as root rather than as _apt because its files live in the checkout, which
+# _apt may not be allowed to write. Release files are still signature-checked, but their
+# Valid-Until is not: sid's expires within days and mirrors that serve a frozen snapshot of the
+# archive would otherwise be unusable for it.
 private_apt() {
   local root=$1
   shift
@@ -115,6 +118,7 @@ private_apt() {
     -o Dir::Etc::preferences="$root/preferences" \
     -o Dir::Etc::preferencesparts="$root/empty.d" \
     -o APT::Sandbox::User=root \
+    -o Acquire::Check-Valid-Until=false \
     -o Dir::State="$root/state" \
     -o Dir::State::status="$root/status" \
     -o Dir::Cache="$root/cache" \
