@@ -42,7 +42,8 @@ export interface Containerd {
   /** PID of the containerd daemon */
   readonly pid: number;
   /**
-   * Runs `ctr --address <address> --namespace <ns> ...args`. Never throws on a non-zero exit;
+   * Runs `ctr --address <address> --namespace <ns> ...args` (adding `--fifo-dir <dir>/fifo` to
+   * run, task start and task exec unless args name one). Never throws on a non-zero exit;
    * throws RunTimeoutError if ctr does not finish within timeoutMs (default 45 s).
    */
   ctr(args: string[], opts?: CtrOptions): Promise<CtrResult>;
@@ -175,13 +176,17 @@ class PrivateContainerd implements Containerd {
     return !this.hasExited;
   }
 
+  private get fifoDir(): string {
+    return path.join(this.dir, 'fifo');
+  }
+
   private baseArgs(namespace = this.namespace): string[] {
     return ['--address', this.address, '--namespace', namespace];
   }
 
   async ctr(args: string[], opts: CtrOptions = {}): Promise<CtrResult> {
     try {
-      const r = await run(this.ctrBin, [...this.baseArgs(), ...args], {
+      const r = await run(this.ctrBin, [...this.baseArgs(), ...withPrivateFifoDir(args, this.fifoDir)], {
         input: opts.input,
         timeoutMs: opts.timeoutMs ?? DEFAULT_CTR_TIMEOUT_MS,
         env: ctrEnvironment(opts.env),
@@ -304,6 +309,19 @@ class PrivateContainerd implements Containerd {
       // the process is exiting; nothing can report this any more
     }
   }
+}
+
+// ctr puts a task's stdio FIFOs in /run/containerd/fifo/<random>/ and does not always remove
+// that dir (never when a shim dies), so they would pile up on the host. Where the subcommand
+// takes --fifo-dir and the caller did not choose one, point it into our dir instead; where the
+// FIFOs live makes no difference to containerd or the shim, which get their paths.
+const FIFO_SUBCOMMANDS = [['run'], ['task', 'start'], ['task', 'exec'], ['tasks', 'start'], ['tasks', 'exec'], ['t', 'start'], ['t', 'exec']];
+
+function withPrivateFifoDir(args: string[], fifoDir: string): string[] {
+  if (args.includes('--fifo-dir') || args.some((a) => a.startsWith('--fifo-dir='))) return args;
+  const cmd = FIFO_SUBCOMMANDS.find((words) => words.every((w, i) => args[i] === w));
+  if (!cmd) return args;
+  return [...args.slice(0, cmd.length), '--fifo-dir', fifoDir, ...args.slice(cmd.length)];
 }
 
 function lines(r: CtrResult | undefined): string[] {
