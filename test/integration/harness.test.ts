@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -147,20 +148,24 @@ describe.skipIf(skipUnlessRoot())('stopping a private containerd', () => {
     const c = await startContainerd();
     const dir = c.dir;
     let containerPid = 0;
+    let shimSocket = '';
     try {
       const image = await busyboxImage(c);
       const id = uniqueId('orphan');
+      shimSocket = path.join('/run/containerd/s', createHash('sha256').update(path.join(c.address, 'default', id)).digest('hex'));
       expect((await c.ctr(['run', '-d', '--runtime', GO_SHIM, image, id, 'sleep', '1000'])).code).toBe(0);
       const tasks = await c.ctr(['tasks', 'ls']);
       containerPid = Number(new RegExp(`^${id}\\s+(\\d+)`, 'm').exec(tasks.stdout.toString())?.[1]);
       expect(containerPid).toBeGreaterThan(0);
       const shims = findLeftovers(dir).processes.filter((p) => p.cmdline.includes('containerd-shim-runc-v2'));
       expect(shims).toHaveLength(1);
+      expect(fs.existsSync(shimSocket)).toBe(true);
       process.kill(shims[0]!.pid, 'SIGKILL');
     } finally {
       await c.stop();
     }
     expect(pidAlive(containerPid)).toBe(false);
+    expect(fs.existsSync(shimSocket)).toBe(false);
     expect(findLeftovers(dir)).toEqual({ processes: [], mounts: [], dirExists: false });
   });
 

@@ -220,13 +220,35 @@ export function forceDeleteRuncState(bundles: TaskBundle[], dir: string): void {
   }
 }
 
+export interface TaskRef {
+  namespace: string;
+  id: string;
+}
+
+/**
+ * Tasks named in containerd's log: a task whose shim died is already gone from containerd's
+ * state and bundles by the time we stop, but the log still says which it was.
+ */
+export function tasksInLog(log: string): TaskRef[] {
+  const out: TaskRef[] = [];
+  for (const line of log.split('\n')) {
+    const id = / id="?([^"\s]+)/.exec(line)?.[1];
+    const ns = / namespace="?([^"\s]+)/.exec(line)?.[1];
+    if (id && ns) out.push({ namespace: ns, id });
+    const bundle = /io\.containerd\.runtime\.v2\.task\/([^/\s"]+)\/([^/\s"]+)/.exec(line);
+    if (bundle) out.push({ namespace: bundle[1]!, id: bundle[2]! });
+  }
+  return out;
+}
+
 /**
  * The Go runc shim listens on /run/containerd/s/<sha256 of "<grpc address>/<ns>/<id>">, outside
- * our dir. When a shim is killed that socket stays; remove the ones that belong to our tasks.
+ * our dir, and a killed shim leaves that socket behind. The grpc address is unique to our
+ * daemon, so these names cannot belong to anyone else's shim.
  */
-export function removeShimSockets(grpcAddress: string, bundles: TaskBundle[]): void {
-  for (const b of bundles) {
-    const hex = createHash('sha256').update(path.join(grpcAddress, b.namespace, b.id)).digest('hex');
+export function removeShimSockets(grpcAddress: string, tasks: TaskRef[]): void {
+  for (const t of tasks) {
+    const hex = createHash('sha256').update(path.join(grpcAddress, t.namespace, t.id)).digest('hex');
     const sock = path.join('/run/containerd/s', hex);
     try {
       if (fs.lstatSync(sock).isSocket()) fs.unlinkSync(sock);

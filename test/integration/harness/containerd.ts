@@ -12,6 +12,7 @@ import {
   removeShimSockets,
   startTicks,
   taskBundles,
+  tasksInLog,
   unmountAll,
 } from './cleanup.js';
 import { parseContainerdVersion, renderConfig, type ContainerdVersion } from './config.js';
@@ -282,7 +283,7 @@ class PrivateContainerd implements Containerd {
     const victims = [...orphanedContainerInits(bundles, this.daemonStartTicks), ...processesUnder(this.dir).map((p) => p.pid)];
     const survivors = killAndWait(victims);
     forceDeleteRuncState(bundles, this.dir);
-    removeShimSockets(this.address, bundles);
+    removeShimSockets(this.address, [...bundles, ...tasksInLog(this.logs())]);
     const stuckMounts = unmountAll(this.dir);
     let rmError = '';
     try {
