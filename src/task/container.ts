@@ -1,12 +1,15 @@
 import { readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { google } from '../api/gen/proto.js';
+import { cgroupOfPid, watchOom, type CgroupLocation, type OomWatch } from '../sys/cgroups/index.js';
 import { TtrpcError, Code } from '../ttrpc/index.js';
 import { ProcessIO, type StdioConfig } from '../io/process-io.js';
 import { ExitRouter } from './exit-router.js';
 import { ProcessRecord, type ExitRecord } from './process.js';
 import { checkExecOp, checkInitOp } from './process-state.js';
 import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
+import { cgroupStats } from './stats.js';
 import type { TaskEvents } from './task-events.js';
 
 /** Grace for output copies to drain at Delete, as the reference shim (spec §6.2). */
@@ -53,6 +56,8 @@ export class Container {
   private readonly execSpecs = new Map<string, string>();
   /** Set once the init has exited but its exit is held back until the running execs have exited. */
   private initExitPending: ExitRecord | undefined;
+  private cgroup: CgroupLocation | undefined;
+  private oom: OomWatch | undefined;
 
   private constructor(
     readonly id: string,
@@ -69,7 +74,7 @@ export class Container {
 
   static async create(spec: CreateSpec, deps: ContainerDeps): Promise<Container> {
     const c = new Container(spec.id, spec.bundle, spec, deps);
-    const io = ProcessIO.open(spec.stdio, deps.logger);
+    const io = await ProcessIO.open(spec.stdio, { id: spec.id, namespace: deps.namespace, bundle: spec.bundle, logger: deps.logger });
     c.init.io = io;
     const endSpawn = deps.router.beginSpawn();
     try {
@@ -79,9 +84,10 @@ export class Container {
         pidFile,
         noPivot: spec.noPivot,
         noNewKeyring: spec.noNewKeyring,
+        consoleSocket: io.consoleSocket,
         io: io.runtimeStdio,
       });
-      io.releaseChildEnds();
+      await io.runtimeStarted();
       c.init.pid = await readPid(pidFile);
       deps.router.claim(c.init.pid, (e) => c.onInitReaped({ status: e.status, at: e.exitedAt }));
     } catch (err) {
@@ -91,7 +97,30 @@ export class Container {
     } finally {
       endSpawn();
     }
+    await c.watchCgroup();
     return c;
+  }
+
+  /**
+   * Finds the init's cgroup and arms the OOM watch while the process is still held in `create`,
+   * so not even an OOM right after start goes unnoticed (spec §7.3). A cgroup we cannot watch
+   * costs stats and OOM events, not the container, as in the reference shim.
+   */
+  private async watchCgroup(): Promise<void> {
+    try {
+      this.cgroup = await cgroupOfPid(this.init.pid);
+      this.oom = await watchOom(this.cgroup, {
+        onOom: () => this.deps.events.oom(this.id),
+        onError: (err) => this.deps.logger.warn({ err }, 'OOM watch failed'),
+      });
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'cannot watch the container cgroup: no OOM events');
+    }
+  }
+
+  async stats(): Promise<google.protobuf.IAny> {
+    if (!this.cgroup) throw new TtrpcError(Code.NotFound, 'cgroup does not exist: not found');
+    return cgroupStats(this.cgroup);
   }
 
   process(execId: string): ProcessRecord {
@@ -129,14 +158,14 @@ export class Container {
       throw new TtrpcError(Code.FailedPrecondition, `container ${this.id} init process is not running: failed precondition`);
     }
     const processJson = this.execSpecs.get(p.id)!;
-    const io = ProcessIO.open(p.stdio, this.deps.logger);
+    const io = await ProcessIO.open(p.stdio, { id: p.id, namespace: this.deps.namespace, bundle: this.bundle, logger: this.deps.logger });
     p.io = io;
     p.starting = true;
     const endSpawn = this.deps.router.beginSpawn();
     try {
       const pidFile = join(this.bundle, `${p.id}.pid`);
-      await this.deps.runtime.exec({ id: this.id, processJson, pidFile, io: io.runtimeStdio });
-      io.releaseChildEnds();
+      await this.deps.runtime.exec({ id: this.id, processJson, pidFile, consoleSocket: io.consoleSocket, io: io.runtimeStdio });
+      await io.runtimeStarted();
       p.pid = await readPid(pidFile);
       this.deps.router.claim(p.pid, (e) => this.onExecReaped(p, { status: e.status, at: e.exitedAt }));
     } catch (err) {
@@ -266,11 +295,15 @@ export class Container {
     checkInitOp(p.status, 'delete');
     const neverStarted = p.status === 'created';
     if (p.io && !neverStarted) await p.io.drained(IO_DRAIN_MS);
+    // Deleting a created container kills the runtime's init helper; like the reference shim we
+    // owe containerd no exit for it (it would otherwise be published after /tasks/delete).
+    if (neverStarted && !p.exit) this.deps.router.release(p.pid);
     try {
       await this.deps.runtime.delete(this.id, { force: neverStarted });
     } catch (err) {
       if (!this.deps.errors.isNotExist(err)) throw wrapRuntime('failed to delete task', err);
     }
+    this.oom?.close();
     p.io?.close();
     for (const e of this.execs.values()) e.io?.close();
     this.deps.router.release(p.pid);
@@ -282,6 +315,7 @@ export class Container {
   }
 
   private onExecReaped(p: ProcessRecord, exit: ExitRecord): void {
+    p.io?.processExited();
     if (p.starting) {
       p.deferredExit = exit;
       return;
@@ -298,6 +332,7 @@ export class Container {
 
   private onInitReaped(exit: ExitRecord): void {
     const p = this.init;
+    p.io?.processExited();
     if (p.starting) {
       p.deferredExit = exit;
       return;
@@ -320,6 +355,8 @@ export class Container {
     // still lets `delete` report the real status.
     void persistInitExit(this.bundle, p.pid, exit)
       .catch((err) => this.deps.logger.warn({ err }, 'could not persist the exit status'))
+      // An OOM kill is announced before the exit it caused (spec §4.2).
+      .then(() => this.oom?.settled())
       .then(() => {
         p.markExited(exit);
         this.deps.events.taskExit(this.id, this.id, p.pid, exit);
