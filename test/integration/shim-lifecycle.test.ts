@@ -176,3 +176,23 @@ describe.skipIf(skipUnlessRoot())('shim lifecycle under containerd', () => {
     expect(r.stderr).toContain('/nonexistent/runc');
   });
 });
+
+describe.skipIf(skipUnlessRoot())('shim logs', () => {
+  it("reach containerd's log through the bundle's log FIFO; containerd's debug level raises the shim's", async () => {
+    const env = await startTsshimEnv({ start: { debug: true } });
+    try {
+      const id = uniqueId('log');
+      expect((await env.run(id, ['true'])).code).toBe(0);
+      const lines = env.c
+        .logs()
+        .split('\n')
+        .filter((l) => l.startsWith('{') && l.includes(`"id":"${id}"`))
+        .map((l) => JSON.parse(l) as { level: number; msg: string; argv?: string[] });
+      expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['shim serving', 'task created']));
+      // Debug lines (level 20) name every runtime invocation.
+      expect(lines.some((l) => l.level === 20 && l.argv?.includes('create'))).toBe(true);
+    } finally {
+      await env.stop();
+    }
+  });
+});
