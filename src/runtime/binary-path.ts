@@ -15,6 +15,18 @@ export function lookPath(binary: string, pathEnv: string | undefined): string | 
   return undefined;
 }
 
+/** Why `lookPath` found nothing, in the words of the "not found" errors. */
+export function missingBinaryText(binary: string): string {
+  return `runtime binary ${JSON.stringify(binary)} ${isAbsolute(binary) ? 'is missing or not executable' : 'not found in PATH'}`;
+}
+
+/** The environment a runtime runs with: the shim's, minus what would confuse it, plus its configured env. */
+export function runtimeEnv(extra: Readonly<Record<string, string>>): NodeJS.ProcessEnv {
+  // systemd would take the runtime's readiness notification for the shim's own.
+  const { NOTIFY_SOCKET: _, ...inherited } = process.env;
+  return { ...inherited, ...extra };
+}
+
 function isExecutableFile(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);

@@ -3,7 +3,7 @@ import { isAbsolute } from 'node:path';
 import { parse, TomlDate, TomlError } from 'smol-toml';
 import { Code, TtrpcError } from '../ttrpc/index.js';
 import type { ConfigLocation } from './config-path.js';
-import { DIALECT_NAMES, isDialectName, type DialectName } from './dialects.js';
+import { DIALECT_NAMES, DIALECTS, isDialectName, type DialectName } from './dialects.js';
 
 export interface RuntimeConfig {
   /** The `X` of `[runtimes.X]`; what the runtime annotation names. */
@@ -45,6 +45,11 @@ export interface ConfigReport {
   /** Present only when there are no problems. */
   readonly config?: ShimConfig;
   readonly problems: readonly ConfigProblem[];
+  /**
+   * Every runtime the document names, also when it has problems (`check` reports them all):
+   * null for a table that has problems of its own.
+   */
+  readonly runtimes?: ReadonlyMap<string, RuntimeConfig | null>;
 }
 
 /** The reference shim's runc root, so state stays where containerd's tooling expects it. */
@@ -101,6 +106,7 @@ export function validateConfig(doc: Record<string, unknown>, file: string): Conf
   rejectUnknownKeys(doc, [], TOP_LEVEL_KEYS, problems);
 
   const runtimes = new Map<string, RuntimeConfig>([['runc', BUILTIN_RUNC]]);
+  const named = new Map<string, RuntimeConfig | null>(runtimes);
   const tables = doc.runtimes;
   if (tables !== undefined) {
     if (!isTable(tables)) {
@@ -108,6 +114,7 @@ export function validateConfig(doc: Record<string, unknown>, file: string): Conf
     } else {
       for (const [name, table] of Object.entries(tables)) {
         const runtime = validateRuntime(name, table, problems);
+        named.set(name, runtime ?? null);
         if (runtime) runtimes.set(name, runtime);
       }
     }
@@ -128,8 +135,8 @@ export function validateConfig(doc: Record<string, unknown>, file: string): Conf
     }
   }
 
-  if (problems.list.length > 0) return { problems: problems.list };
-  return { config: { file, defaultRuntime, runtimes }, problems: [] };
+  if (problems.list.length > 0) return { problems: problems.list, runtimes: named };
+  return { config: { file, defaultRuntime, runtimes }, problems: [], runtimes: named };
 }
 
 /**
@@ -201,8 +208,13 @@ function validateRuntime(name: string, table: unknown, problems: Problems): Runt
 
   let systemdCgroup = false;
   if (table.systemd_cgroup !== undefined) {
-    if (typeof table.systemd_cgroup === 'boolean') systemdCgroup = table.systemd_cgroup;
-    else problems.add(at('systemd_cgroup'), `expected a boolean, got ${tomlType(table.systemd_cgroup)}`);
+    if (typeof table.systemd_cgroup !== 'boolean') {
+      problems.add(at('systemd_cgroup'), `expected a boolean, got ${tomlType(table.systemd_cgroup)}`);
+    } else if (table.systemd_cgroup && !DIALECTS[dialect].systemdCgroup) {
+      problems.add(at('systemd_cgroup'), `the ${dialect} dialect has no --systemd-cgroup flag`);
+    } else {
+      systemdCgroup = table.systemd_cgroup;
+    }
   }
 
   const env = validateEnv(table.env, at('env'), problems);

@@ -5,10 +5,11 @@ import { join } from 'node:path';
 import type { StdioOptions } from 'node:child_process';
 import type { Logger } from 'pino';
 import { Code, TtrpcError } from '../ttrpc/index.js';
-import { lookPath } from './binary-path.js';
+import { lookPath, missingBinaryText, runtimeEnv } from './binary-path.js';
 import { DIALECTS, type Dialect, type RuntimeCommand } from './dialects.js';
 import { RuntimeCommandError } from './runtime-errors.js';
 import { lastErrorMessage } from './runtime-log.js';
+import { firstLine, readVersion, releaseProblem } from './runtime-version.js';
 import { runProcess } from './run-process.js';
 import type { ResolvedRuntime } from './select.js';
 
@@ -99,14 +100,11 @@ export class RuntimeDriver {
     this.runtime = rt;
     this.ctx = ctx;
     this.dialect = DIALECTS[rt.dialect];
-    // systemd would take the runtime's readiness notification for the shim's own.
-    const { NOTIFY_SOCKET: _, ...inherited } = process.env;
-    this.env = { ...inherited, ...rt.env };
+    this.env = runtimeEnv(rt.env);
     const binary = lookPath(rt.binary, this.env.PATH);
     if (!binary) {
-      const where = rt.binary.startsWith('/') ? 'is missing or not executable' : 'not found in PATH';
       // Not NotFound: containerd reads NotFound on Delete as "already gone" and would drop the task.
-      throw new TtrpcError(Code.FailedPrecondition, `runtime binary ${JSON.stringify(rt.binary)} ${where} (${rt.binarySource})`);
+      throw new TtrpcError(Code.FailedPrecondition, `${missingBinaryText(rt.binary)} (${rt.binarySource})`);
     }
     this.binary = binary;
   }
@@ -227,15 +225,9 @@ export class RuntimeDriver {
 
   /** First line of `<binary> --version`, e.g. "runc version 1.1.5". */
   async version(): Promise<string> {
-    const argv = [this.binary, '--version'];
-    const result = await this.spawn('version', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    if (result.exitCode !== 0) {
-      throw new RuntimeCommandError(Code.Unknown, firstLine(result.stderr) ?? exitText(this.binary, 'version', result), {
-        exitCode: result.exitCode,
-        argv,
-      });
-    }
-    return result.stdout.trim().split('\n')[0];
+    const v = await readVersion(this.binary, this.env, this.ctx.timeoutMs);
+    if (!v.ok) throw new RuntimeCommandError(v.code, v.message, { exitCode: null, argv: [this.binary, '--version'] });
+    return firstLine(v.output) ?? '';
   }
 
   private globalArgs(): string[] {
@@ -251,6 +243,9 @@ export class RuntimeDriver {
   }
 
   private assertSupported(command: RuntimeCommand, args: readonly string[]): void {
+    if (this.runtime.systemdCgroup && !this.dialect.systemdCgroup) {
+      throw new TtrpcError(Code.Unimplemented, `${this.name} does not support --systemd-cgroup`);
+    }
     if (!this.dialect.commands.has(command)) {
       throw new TtrpcError(Code.Unimplemented, `${this.name} does not support ${command}`);
     }
@@ -272,6 +267,8 @@ export class RuntimeDriver {
     opts: { stdio?: StdioOptions; input?: string } = {},
   ): Promise<{ stdout: string }> {
     this.assertSupported(command, args);
+    const unusable = await releaseProblem(this.dialect, this.binary, this.env);
+    if (unusable) throw new TtrpcError(Code.Unimplemented, `${this.name} (${this.binary}): ${unusable}`);
     const argv = [this.binary, ...this.globalArgs(), ...args];
     const stdio = opts.stdio ?? [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
     // The log accumulates over the container's life; only this invocation's entries count.
@@ -280,11 +277,16 @@ export class RuntimeDriver {
     if (result.exitCode === 0) return result;
     const logged = lastErrorMessage(await readFrom(this.logPath, logStart));
     const message = logged ?? firstLine(result.stderr) ?? exitText(this.binary, command, result);
+    const unknown = this.dialect.unknownCommand;
+    if (unknown?.pattern.test(message)) {
+      const cause = new RuntimeCommandError(Code.Unknown, message, { exitCode: result.exitCode, argv });
+      throw new TtrpcError(Code.Unimplemented, `${this.name} (${this.binary}) has no ${command} command (${message}): ${unknown.hint}`, { cause });
+    }
     throw new RuntimeCommandError(Code.Unknown, message, { exitCode: result.exitCode, argv });
   }
 
   private async spawn(
-    command: RuntimeCommand | 'version',
+    command: RuntimeCommand,
     argv: readonly string[],
     opts: { stdio: StdioOptions; input?: string },
   ): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
@@ -293,7 +295,7 @@ export class RuntimeDriver {
     let result;
     try {
       result = await runProcess(argv[0], argv.slice(1), {
-        cwd: command === 'version' ? undefined : this.ctx.bundle,
+        cwd: this.ctx.bundle,
         env: this.env,
         stdio: opts.stdio,
         input: opts.input,
@@ -322,10 +324,6 @@ function containerStdio(io: RuntimeSpawnIO = {}): StdioOptions {
 function exitText(binary: string, command: string, r: { exitCode: number | null; signal: NodeJS.Signals | null }): string {
   const status = r.signal ? `signal: ${r.signal}` : `exit status ${r.exitCode}`;
   return `${binary} ${command} did not terminate successfully: ${status}`;
-}
-
-function firstLine(text: string): string | undefined {
-  return text.split('\n').map((l) => l.trim()).find(Boolean);
 }
 
 async function fileSize(path: string): Promise<number> {

@@ -26,7 +26,16 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   if (flags.action === 'check') {
-    fail('check is not available yet');
+    let result;
+    try {
+      result = await (await import('./check.js')).check(flags.rest);
+    } catch (err) {
+      if (err instanceof FlagError) fail(err.message, 2);
+      throw err;
+    }
+    process.stdout.write(result.text);
+    process.exitCode = result.exitCode;
+    return;
   }
   if (flags.info) {
     return (await import('./info.js')).info();

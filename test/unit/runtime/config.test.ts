@@ -134,14 +134,14 @@ describe('config file', () => {
     const text = [
       '[runtimes.a]', 'binary = ""',
       '[runtimes.b]', 'root = "run/b"',
-      '[runtimes.c]', 'dialect = "kata-runtime"',
+      '[runtimes.c]', 'dialect = "youki"',
       '[runtimes.d]', 'flags = ["--debug", "--root=/elsewhere"]',
     ].join('\n');
     const messages = parseConfig(text, '/etc/t.toml').problems.map(formatProblem);
     expect(messages).toEqual([
       '/etc/t.toml: runtimes.a.binary: expected a command name or an absolute path, got an empty string',
       '/etc/t.toml: runtimes.b.root: expected an absolute path, got "run/b"',
-      '/etc/t.toml: runtimes.c.dialect: expected one of runc, crun, runsc, got "kata-runtime"',
+      '/etc/t.toml: runtimes.c.dialect: expected one of runc, crun, runsc, kata-runtime, runnc, got "youki"',
       "/etc/t.toml: runtimes.d.flags[1]: --root is set by tsshim itself (use the runtime's root/systemd_cgroup keys)",
     ]);
   });
@@ -166,6 +166,29 @@ describe('config file', () => {
   it('default_runtime naming a broken runtime table reports only the table', () => {
     const report = parseConfig('default_runtime = "gvisor"\n[runtimes.gvisor]\nroot = 1\n', '/t.toml');
     expect(report.problems.map(formatProblem)).toEqual(['/t.toml: runtimes.gvisor.root: expected a string, got integer']);
+  });
+
+  it('kata-runtime and runnc tables get their dialects from the table name or the binary', () => {
+    const report = parseConfig('[runtimes.kata-runtime]\n[runtimes.nabla]\nbinary = "/usr/local/bin/runnc"\n', '/t.toml');
+    expect(report.problems).toEqual([]);
+    expect(report.config!.runtimes.get('kata-runtime')).toMatchObject({ dialect: 'kata-runtime', root: '/run/containerd/kata-runtime' });
+    expect(report.config!.runtimes.get('nabla')).toMatchObject({ dialect: 'runnc', root: '/run/containerd/runnc' });
+  });
+
+  it('systemd_cgroup is refused for a dialect without --systemd-cgroup', () => {
+    const report = parseConfig('[runtimes.runnc]\nsystemd_cgroup = true\n[runtimes.kata-runtime]\nsystemd_cgroup = true\n', '/t.toml');
+    expect(report.problems.map(formatProblem)).toEqual(['/t.toml: runtimes.runnc.systemd_cgroup: the runnc dialect has no --systemd-cgroup flag']);
+  });
+
+  it('a config with problems still names every runtime, marking the broken tables', () => {
+    const report = parseConfig('defualt_runtime = "x"\n[runtimes.good]\n[runtimes.bad]\nbinray = "x"\n', '/t.toml');
+    expect(report.config).toBeUndefined();
+    expect(report.problems).toHaveLength(2);
+    expect([...report.runtimes!.entries()].map(([name, rt]) => [name, rt?.binary ?? null])).toEqual([
+      ['runc', 'runc'],
+      ['good', 'good'],
+      ['bad', null],
+    ]);
   });
 
   it('a missing file that was named explicitly is an error naming it and who named it', async () => {

@@ -1,7 +1,11 @@
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ResolvedRuntime } from '../../../src/runtime/select.js';
+
+/** Stand-ins that answer like a particular runtime, and the recording code they share. */
+export const FIXTURES = fileURLToPath(new URL('../../fixtures/runtimes/', import.meta.url));
 
 /**
  * A recording stand-in for an OCI runtime binary: it appends its argv and a few facts about
@@ -10,6 +14,7 @@ import type { ResolvedRuntime } from '../../../src/runtime/select.js';
  */
 const SCRIPT = `#!/bin/sh
 d=$(dirname "$0")
+. "$d/record.sh"
 cmd=""; prev=""; logf=""; procf=""
 for a in "$@"; do
   case "$prev" in
@@ -24,14 +29,6 @@ for a in "$@"; do
   fi
   prev="$a"
 done
-{
-  echo "--- invocation"
-  echo "pid=$$"
-  echo "cwd=$(pwd)"
-  echo "NOTIFY_SOCKET=\${NOTIFY_SOCKET-<unset>}"
-  echo "FOO=\${FOO-<unset>}"
-  for a in "$@"; do echo "arg=$a"; done
-} >> "$d/record"
 if [ -n "$procf" ]; then cp "$procf" "$d/process.json"; echo "$procf" > "$d/process-path"; fi
 if [ "$cmd" = update ]; then cat > "$d/stdin"; fi
 case "$cmd" in create|exec|restore) echo "stdout of $cmd"; echo "stderr of $cmd" >&2 ;; esac
@@ -53,12 +50,26 @@ export interface Invocation {
 export class StandIn {
   private constructor(readonly dir: string, readonly binary: string) {}
 
+  /** The generic stand-in, steered by `behave`, installed as `name`. */
   static async create(name = 'runc'): Promise<StandIn> {
+    const standIn = await StandIn.empty(name);
+    await writeFile(standIn.binary, SCRIPT);
+    await chmod(standIn.binary, 0o755);
+    return standIn;
+  }
+
+  /** A stand-in of test/fixtures/runtimes that answers like one real runtime, installed as `name`. */
+  static async fixture(fixture: string, name: string): Promise<StandIn> {
+    const standIn = await StandIn.empty(name);
+    await copyFile(join(FIXTURES, fixture), standIn.binary);
+    await chmod(standIn.binary, 0o755);
+    return standIn;
+  }
+
+  private static async empty(name: string): Promise<StandIn> {
     const dir = await mkdtemp(join(tmpdir(), 'tsshim-standin-'));
-    const binary = join(dir, name);
-    await writeFile(binary, SCRIPT);
-    await chmod(binary, 0o755);
-    return new StandIn(dir, binary);
+    await copyFile(join(FIXTURES, 'record.sh'), join(dir, 'record.sh'));
+    return new StandIn(dir, join(dir, name));
   }
 
   runtime(overrides: Partial<ResolvedRuntime> = {}): ResolvedRuntime {
