@@ -396,6 +396,178 @@ static napi_value RecvFd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// watchEventfd(fd, cb): calls cb(err, count) on the loop (uv_poll, no thread) each time the
+// eventfd is signalled, with the counter it read (which resets it). The watch owns the fd from
+// this call on, even when the call throws, and closes it in closeEventfdWatch. It does not keep
+// the loop alive: a cgroup notification is never a reason for the process to stay up.
+typedef struct {
+  uv_poll_t poll;
+  int fd;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context ctx;
+  int in_callback;
+  int stop_requested;
+} efd_watch_t;
+
+// What the JS side holds. It outlives the watch, so a late drain or close finds NULL instead
+// of freed memory; it is freed when the External is collected.
+typedef struct {
+  efd_watch_t *w;
+} efd_box_t;
+
+// The counter (resetting it), 0 when nothing was signalled, -errno on failure.
+static int64_t efd_read(int fd) {
+  uint64_t count;
+  ssize_t n;
+  do n = read(fd, &count, sizeof count); while (n < 0 && errno == EINTR);
+  if (n < 0) return errno == EAGAIN ? 0 : -errno;
+  return (int64_t)count;
+}
+
+// No N-API calls here: at shutdown this runs after the environment is gone.
+static void efd_watch_closed(uv_handle_t *handle) {
+  efd_watch_t *w = handle->data;
+  close(w->fd);
+  free(w);
+}
+
+static void efd_watch_release(efd_watch_t *w) {
+  napi_delete_reference(w->env, w->cb);
+  napi_async_destroy(w->env, w->ctx);
+  uv_close((uv_handle_t *)&w->poll, efd_watch_closed);
+}
+
+static void efd_watch_stop(efd_box_t *box) {
+  efd_watch_t *w = box->w;
+  if (!w) return;
+  box->w = NULL;
+  uv_poll_stop(&w->poll);
+  // Stopped from inside its own callback: the callback's context is still in use.
+  if (w->in_callback) w->stop_requested = 1;
+  else efd_watch_release(w);
+}
+
+static void efd_watch_ready(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  efd_watch_t *w = poll->data;
+  int64_t count = status < 0 ? status : efd_read(w->fd);
+  if (count == 0) return;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, recv, args[2], result;
+  napi_get_reference_value(env, w->cb, &cb);
+  napi_get_global(env, &recv);
+  if (count < 0) {
+    args[0] = make_errno_error(env, (int)-count, status < 0 ? "uv_poll" : "read", NULL);
+    args[1] = int_value(env, 0);
+    // A failing fd would wake the loop forever; the error is reported once.
+    uv_poll_stop(poll);
+  } else {
+    napi_get_null(env, &args[0]);
+    // Counters this large never happen; a double keeps the value exact up to 2^53.
+    napi_create_double(env, (double)count, &args[1]);
+  }
+  w->in_callback = 1;
+  napi_make_callback(env, w->ctx, recv, cb, 2, args, &result);
+  w->in_callback = 0;
+  napi_close_handle_scope(env, scope);
+  if (w->stop_requested) efd_watch_release(w);
+}
+
+static void efd_box_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  efd_watch_stop(data);
+  free(data);
+}
+
+static efd_box_t *arg_efd_box(napi_env env, napi_value *argv, size_t argc) {
+  napi_valuetype t = napi_undefined;
+  if (argc > 0) napi_typeof(env, argv[0], &t);
+  void *data = NULL;
+  if (t != napi_external || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "argument 1 must be an eventfd watch");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value WatchEventfd(napi_env env, napi_callback_info info) {
+  GET_ARGS(2);
+  int fd;
+  if (!arg_fd(env, argv, argc, 0, &fd)) return NULL;
+  napi_valuetype t = napi_undefined;
+  if (argc > 1) napi_typeof(env, argv[1], &t);
+  if (t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "argument 2 must be a function");
+    return NULL;
+  }
+  // Non-blocking, so that a wake-up someone else already drained, and drainEventfd, never block.
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return throw_errno(env, errno, "fcntl", NULL);
+  uv_loop_t *loop;
+  NAPI_CALL(env, napi_get_uv_event_loop(env, &loop));
+  efd_box_t *box = calloc(1, sizeof *box);
+  efd_watch_t *w = calloc(1, sizeof *w);
+  if (!box || !w) {
+    free(box);
+    free(w);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  w->fd = fd;
+  w->env = env;
+  w->poll.data = w;
+  int rc = uv_poll_init(loop, &w->poll, fd);
+  if (rc < 0) {
+    free(box);
+    free(w);
+    return throw_errno(env, -rc, "uv_poll_init", NULL);
+  }
+  uv_unref((uv_handle_t *)&w->poll);
+  napi_value resource_name, external;
+  napi_create_string_utf8(env, "tsshim:watchEventfd", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &w->ctx);
+  napi_create_reference(env, argv[1], 1, &w->cb);
+  rc = uv_poll_start(&w->poll, UV_READABLE, efd_watch_ready);
+  if (rc < 0) {
+    free(box);
+    efd_watch_release(w);
+    return throw_errno(env, -rc, "uv_poll_start", NULL);
+  }
+  box->w = w;
+  if (napi_create_external(env, box, efd_box_finalize, NULL, &external) != napi_ok) {
+    efd_watch_stop(box);
+    free(box);
+    napi_throw_error(env, NULL, "N-API call failed: napi_create_external");
+    return NULL;
+  }
+  return external;
+}
+
+// The signals not yet delivered to the callback, read now (0 if none); the callback will not
+// see them again. Lets a caller settle an ordering question without waiting for the loop.
+static napi_value DrainEventfd(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  efd_box_t *box = arg_efd_box(env, argv, argc);
+  if (!box) return NULL;
+  if (!box->w) return int_value(env, 0);
+  int64_t count = efd_read(box->w->fd);
+  if (count < 0) return throw_errno(env, (int)-count, "read", NULL);
+  napi_value result;
+  NAPI_CALL(env, napi_create_double(env, (double)count, &result));
+  return result;
+}
+
+static napi_value CloseEventfdWatch(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  efd_box_t *box = arg_efd_box(env, argv, argc);
+  if (box) efd_watch_stop(box);
+  return NULL;
+}
+
 static void set_constant(napi_env env, napi_value obj, const char *name, int64_t value) {
   napi_set_named_property(env, obj, name, int_value(env, value));
 }
@@ -413,6 +585,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"mount", NULL, Mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount2", NULL, Umount2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvFd", NULL, RecvFd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"watchEventfd", NULL, WatchEventfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"drainEventfd", NULL, DrainEventfd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeEventfdWatch", NULL, CloseEventfdWatch, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

@@ -8,6 +8,9 @@ export interface NativeExit {
   signal: number | null;
 }
 
+/** Opaque: an N-API External owned by the addon. */
+export type EventfdWatchHandle = { readonly __eventfdWatch: unique symbol };
+
 export interface Native {
   setChildSubreaper(): void;
   isChildSubreaper(): boolean;
@@ -20,6 +23,9 @@ export interface Native {
   mount(source: string, target: string, fstype: string, flags: number, data: string): void;
   umount2(target: string, flags: number): void;
   recvFd(socketFd: number, cb: (err: Error | null, fd: number, name: string) => void): void;
+  watchEventfd(fd: number, cb: (err: Error | null, count: number) => void): EventfdWatchHandle;
+  drainEventfd(watch: EventfdWatchHandle): number;
+  closeEventfdWatch(watch: EventfdWatchHandle): void;
   constants: Record<
     | 'MS_RDONLY' | 'MS_NOSUID' | 'MS_NODEV' | 'MS_NOEXEC' | 'MS_SYNCHRONOUS' | 'MS_REMOUNT'
     | 'MS_MANDLOCK' | 'MS_DIRSYNC' | 'MS_NOATIME' | 'MS_NODIRATIME' | 'MS_BIND' | 'MS_REC'

@@ -226,9 +226,8 @@ export class TaskService {
     return { exitStatus: exit.status, exitedAt: toTimestamp(exit.at) };
   }
 
-  stats(req: containerd.task.v2.StatsRequest): never {
-    this.container(req.id);
-    throw new TtrpcError(Code.Unimplemented, 'stats is not supported yet');
+  async stats(req: containerd.task.v2.StatsRequest): Promise<containerd.task.v2.IStatsResponse> {
+    return { stats: await this.container(req.id).stats() };
   }
 
   state(req: containerd.task.v2.StateRequest): containerd.task.v2.IStateResponse {

@@ -48,4 +48,8 @@ export class TaskEvents {
   resumed(containerId: string): void {
     this.sink.publish('/tasks/resumed', TypeUrls.TaskResumed, ev.TaskResumed.encode({ containerId }).finish());
   }
+
+  oom(containerId: string): void {
+    this.sink.publish('/tasks/oom', TypeUrls.TaskOOM, ev.TaskOOM.encode({ containerId }).finish());
+  }
 }

@@ -1,0 +1,10 @@
+export { cgroupOfPid, parseCgroupMounts } from './paths.js';
+export type { CgroupLocation } from './paths.js';
+export { CgroupGoneError, MAX_U64 } from './files.js';
+export type { U64 } from './files.js';
+export { readV1Metrics } from './v1-stats.js';
+export type { V1Metrics } from './v1-stats.js';
+export { readV2Metrics } from './v2-stats.js';
+export type { V2Metrics } from './v2-stats.js';
+export { watchOom } from './oom.js';
+export type { OomWatch, OomHandlers } from './oom.js';
