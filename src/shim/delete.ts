@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { containerd } from '../api/gen/proto.js';
 import { toTimestamp } from '../api/timestamp.js';
@@ -33,6 +34,37 @@ function readInitPid(bundle: string): number {
 }
 
 /**
+ * A daemon that was killed leaves its socket file behind. Remove it only if nothing listens on
+ * it any more (connection refused): a group's daemon may still serve other tasks.
+ */
+async function removeDeadSocket(bundle: string): Promise<void> {
+  let path: string;
+  try {
+    path = readFileSync(join(bundle, 'address'), 'utf8').trim().replace(/^unix:\/\//, '');
+    if (!path.startsWith('/') || !lstatSync(path).isSocket()) return;
+  } catch {
+    return;
+  }
+  const refused = await new Promise<boolean>((resolve) => {
+    const sock = net.connect({ path });
+    const done = (dead: boolean) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(dead);
+    };
+    const timer = setTimeout(() => done(false), 1000);
+    sock.once('connect', () => done(false));
+    sock.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED'));
+  });
+  if (!refused) return;
+  try {
+    unlinkSync(path);
+  } catch {
+    // someone else removed it
+  }
+}
+
+/**
  * The `delete` action: containerd runs it after every task (and after a shim died) to make sure
  * nothing of the task is left. Idempotent: everything already gone is success. Prints only the
  * DeleteResponse bytes; warnings go to stderr, which containerd logs.
@@ -55,6 +87,8 @@ export async function deleteAction(flags: ShimFlags): Promise<void> {
   } catch (err) {
     warnings.push(`unmount rootfs: ${(err as Error).message}`);
   }
+
+  await removeDeadSocket(bundle);
 
   // The real exit status when the shim recorded one before dying; else what the reference reports.
   const exit = readJson<{ status: number; exitedAt: string }>(join(bundle, INIT_EXIT_FILE));

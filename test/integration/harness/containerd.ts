@@ -40,8 +40,10 @@ export interface Containerd {
   /** e.g. "1.6.20" */
   readonly version: string;
   readonly namespace: string;
-  /** PID of the containerd daemon */
+  /** PID of the containerd daemon (a new one after restart()) */
   readonly pid: number;
+  /** the containerd binary this daemon runs */
+  readonly binary: string;
   /**
    * Runs `ctr --address <address> --namespace <ns> ...args` (adding `--fifo-dir <dir>/fifo` to
    * run, task start and task exec unless args name one). Never throws on a non-zero exit;
@@ -50,8 +52,16 @@ export interface Containerd {
   ctr(args: string[], opts?: CtrOptions): Promise<CtrResult>;
   /** Starts `ctr events`; await `.ready` before causing the events you want to see. */
   events(): EventStream;
-  /** containerd's log so far (still available after stop()) */
+  /** containerd's log so far (still available after stop()); restarts append to the same log */
   logs(): string;
+  /**
+   * Stops the daemon as a service manager would (SIGTERM to its pid, waits for it to exit;
+   * SIGKILL after 10 s) and starts the same binary again with the same config, root and state
+   * dirs and environment, like a containerd upgrade or service restart. Shims and containers
+   * keep running meanwhile. `whileStopped` runs while no daemon is up. Resolves once the new
+   * daemon answers. An event stream started before ends with the old daemon.
+   */
+  restart(opts?: RestartOptions): Promise<void>;
   /**
    * Removes everything this daemon created: tasks, containers, the daemon, shim and container
    * processes, mounts, and dir. Rejects (after cleaning up what it can) if something survived.
@@ -59,8 +69,18 @@ export interface Containerd {
   stop(): Promise<void>;
 }
 
+export interface RestartOptions {
+  /** runs after the old daemon has exited and before the new one starts */
+  whileStopped?: () => void | Promise<void>;
+  /** how long to wait for the new daemon to answer; default 30 s */
+  startTimeoutMs?: number;
+}
+
 export interface StartOptions {
-  /** containerd binary; default /usr/bin/containerd */
+  /**
+   * containerd binary; default $TSSHIM_TEST_CONTAINERD, else /usr/bin/containerd. The test
+   * runner (scripts/test.mjs) sets TSSHIM_TEST_CONTAINERD to run the suite on each version.
+   */
   containerd?: string;
   /** ctr binary; default the `ctr` next to the containerd binary, else `ctr` on PATH */
   ctrBin?: string;
@@ -75,7 +95,10 @@ export interface StartOptions {
   startTimeoutMs?: number;
 }
 
-const DEFAULT_CONTAINERD = '/usr/bin/containerd';
+/** The containerd binary tests use unless they name one: $TSSHIM_TEST_CONTAINERD, else the system's. */
+export function defaultContainerd(): string {
+  return process.env['TSSHIM_TEST_CONTAINERD'] || '/usr/bin/containerd';
+}
 // Below vitest's 60 s test timeout, so a hung ctr fails with its own stderr rather than as a
 // bare test timeout.
 const DEFAULT_CTR_TIMEOUT_MS = 45_000;
@@ -139,10 +162,13 @@ class PrivateContainerd implements Containerd {
   readonly ttrpcAddress: string;
   private readonly logFile: string;
   private readonly streams = new Set<CtrEventStream>();
-  private readonly exited: Promise<void>;
+  private child!: ChildProcess;
+  private exited!: Promise<void>;
   private hasExited = false;
   private stopping?: Promise<void>;
+  private restarting?: Promise<void>;
   private finalLog?: string;
+  // Of the first daemon: container processes started under any later one are younger.
   private readonly daemonStartTicks: number;
 
   constructor(
@@ -150,23 +176,49 @@ class PrivateContainerd implements Containerd {
     readonly version: string,
     readonly namespace: string,
     private readonly ctrBin: string,
-    private readonly child: ChildProcess,
+    private readonly launch: DaemonLaunch,
+    child: ChildProcess,
     paths: { grpc: string; ttrpc: string; log: string },
   ) {
     this.address = paths.grpc;
     this.ttrpcAddress = paths.ttrpc;
     this.logFile = paths.log;
+    this.attach(child);
     this.daemonStartTicks = startTicks(child.pid!);
+  }
+
+  get binary(): string {
+    return this.launch.bin;
+  }
+
+  private attach(child: ChildProcess): void {
+    this.child = child;
+    this.hasExited = false;
     this.exited = new Promise((resolve) => {
-      if (child.exitCode !== null || child.signalCode !== null) {
-        this.hasExited = true;
+      const done = () => {
+        if (this.child === child) this.hasExited = true;
         resolve();
-      }
-      child.on('exit', () => {
-        this.hasExited = true;
-        resolve();
-      });
+      };
+      if (child.exitCode !== null || child.signalCode !== null) done();
+      child.on('exit', done);
     });
+  }
+
+  restart(opts: RestartOptions = {}): Promise<void> {
+    if (this.stopping) return Promise.reject(new Error(`containerd in ${this.dir} is stopped`));
+    if (this.restarting) return Promise.reject(new Error(`containerd in ${this.dir} is already restarting`));
+    this.restarting = this.doRestart(opts).finally(() => {
+      this.restarting = undefined;
+    });
+    return this.restarting;
+  }
+
+  private async doRestart(opts: RestartOptions): Promise<void> {
+    await this.stopDaemon(10_000);
+    await opts.whileStopped?.();
+    const child = await spawnDaemon(this.launch);
+    this.attach(child);
+    await waitUntilAnswering(this, opts.startTimeoutMs ?? 30_000);
   }
 
   get pid(): number {
@@ -240,6 +292,7 @@ class PrivateContainerd implements Containerd {
   }
 
   private async doStop(): Promise<void> {
+    await this.restarting?.catch(() => {});
     await Promise.all([...this.streams].map((s) => s.stop()));
     if (this.running) await this.removeAllTasksAndContainers();
     await this.stopDaemon();
@@ -267,12 +320,12 @@ class PrivateContainerd implements Containerd {
     }
   }
 
-  private async stopDaemon(): Promise<void> {
+  private async stopDaemon(graceMs = 5000): Promise<void> {
     if (!this.running) return;
     this.child.kill('SIGTERM');
     const timer = setTimeout(() => {
       if (this.running) this.child.kill('SIGKILL');
-    }, 5000);
+    }, graceMs);
     await this.exited;
     clearTimeout(timer);
   }
@@ -349,21 +402,61 @@ async function requirePlugins(c: PrivateContainerd): Promise<void> {
     ([type, id]) => !table.split('\n').some((l) => new RegExp(`^${type}\\s+${id}\\s.*\\sok\\s*$`).test(l)),
   );
   if (r.code === 0 && missing.length === 0) return;
-  const log = c.logs();
-  await c.stop().catch(() => {});
   throw new Error(
-    `containerd in ${c.dir} is missing plugins ${missing.map((m) => m.join('.')).join(', ')}:\n${r.stderr}${table}\nlog:\n${tail(log, 60)}`,
+    `containerd in ${c.dir} is missing plugins ${missing.map((m) => m.join('.')).join(', ')}:\n${r.stderr}${table}\nlog:\n${tail(c.logs(), 60)}`,
   );
 }
 
-export async function containerdVersion(bin = DEFAULT_CONTAINERD): Promise<ContainerdVersion> {
+export async function containerdVersion(bin = defaultContainerd()): Promise<ContainerdVersion> {
   const r = await run(bin, ['--version'], { timeoutMs: 10_000 });
   if (r.code !== 0) throw new Error(`${bin} --version failed (${r.code}): ${r.stderr}`);
   return parseContainerdVersion(r.stdout.toString('utf8'));
 }
 
+interface DaemonLaunch {
+  bin: string;
+  config: string;
+  log: string;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+async function spawnDaemon(l: DaemonLaunch): Promise<ChildProcess> {
+  const logFd = fs.openSync(l.log, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(l.bin, ['--config', l.config], { cwd: l.cwd, env: l.env, stdio: ['ignore', logFd, logFd] });
+  } finally {
+    fs.closeSync(logFd);
+  }
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', reject);
+  });
+  return child;
+}
+
+/** Waits until the daemon answers `ctr version` and has the plugins tests need; throws with its log otherwise. */
+async function waitUntilAnswering(c: PrivateContainerd, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!c.running) throw new Error(`containerd in ${c.dir} exited during startup; log:\n${tail(c.logs(), 60)}`);
+    if (fs.existsSync(c.address)) {
+      const r = await c.ctr(['version'], { timeoutMs: 5000 }).catch(() => undefined);
+      if (r?.code === 0) {
+        await requirePlugins(c);
+        return;
+      }
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`containerd in ${c.dir} did not answer on ${c.address} within ${timeoutMs} ms; log:\n${tail(c.logs(), 60)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 export async function startContainerd(opts: StartOptions = {}): Promise<Containerd> {
-  const bin = opts.containerd ?? DEFAULT_CONTAINERD;
+  const bin = opts.containerd ?? defaultContainerd();
   const binDir = path.dirname(path.resolve(bin));
   const ctrBin = opts.ctrBin ?? (await which('ctr', [binDir])) ?? 'ctr';
   const version = await containerdVersion(bin);
@@ -394,44 +487,24 @@ export async function startContainerd(opts: StartOptions = {}): Promise<Containe
     ...opts.env,
   };
 
-  const logFd = fs.openSync(paths.log, 'a');
+  const launch: DaemonLaunch = { bin, config: paths.config, log: paths.log, cwd: dir, env };
   let child: ChildProcess;
   try {
-    child = spawn(bin, ['--config', paths.config], { cwd: dir, env, stdio: ['ignore', logFd, logFd] });
-  } finally {
-    fs.closeSync(logFd);
-  }
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', resolve);
-    child.once('error', reject);
-  }).catch((err) => {
+    child = await spawnDaemon(launch);
+  } catch (err) {
     removeDir(dir);
     throw err;
-  });
+  }
 
-  const c = new PrivateContainerd(dir, version.version, opts.namespace ?? 'default', ctrBin, child, paths);
+  const c = new PrivateContainerd(dir, version.version, opts.namespace ?? 'default', ctrBin, launch, child, paths);
   live.add(c);
   installExitHook();
 
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 30_000);
-  for (;;) {
-    if (!c.running) {
-      const log = c.logs();
-      await c.stop().catch(() => {});
-      throw new Error(`containerd in ${dir} exited during startup; log:\n${tail(log, 60)}`);
-    }
-    if (fs.existsSync(paths.grpc)) {
-      const r = await c.ctr(['version'], { timeoutMs: 5000 }).catch(() => undefined);
-      if (r?.code === 0) {
-        await requirePlugins(c);
-        return c;
-      }
-    }
-    if (Date.now() > deadline) {
-      const log = c.logs();
-      await c.stop().catch(() => {});
-      throw new Error(`containerd in ${dir} did not answer on ${paths.grpc} within ${opts.startTimeoutMs ?? 30_000} ms; log:\n${tail(log, 60)}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
+  try {
+    await waitUntilAnswering(c, opts.startTimeoutMs ?? 30_000);
+  } catch (err) {
+    await c.stop().catch(() => {});
+    throw err;
   }
+  return c;
 }

@@ -1,6 +1,6 @@
 // Test harness: a private containerd with real runtimes, driven through ctr.
-export { startContainerd, containerdVersion } from './containerd.js';
-export type { Containerd, CtrOptions, CtrResult, StartOptions } from './containerd.js';
+export { startContainerd, containerdVersion, defaultContainerd } from './containerd.js';
+export type { Containerd, CtrOptions, CtrResult, RestartOptions, StartOptions } from './containerd.js';
 export type { CtrEvent, EventStream } from './events.js';
 export { eventContainerId, parseEventLine } from './events.js';
 export { findLeftovers } from './cleanup.js';
