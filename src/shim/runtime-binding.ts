@@ -63,6 +63,7 @@ export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string;
     errors,
     noPivot: decoded.runc?.noPivotRoot,
     noNewKeyring: decoded.runc?.noNewKeyring,
+    criuWorkPath: decoded.runc?.criuWorkPath || undefined,
     released: () => rm(join(req.bundle, RUNTIME_FILE), { force: true }),
   };
 }

@@ -1,4 +1,4 @@
-import { readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { google } from '../api/gen/proto.js';
@@ -37,6 +37,29 @@ export interface CreateSpec {
   privatePidNamespace: boolean;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** Set when the task is restored from a checkpoint image rather than created fresh. */
+  checkpoint?: RestoreSpec;
+}
+
+export interface RestoreSpec {
+  imagePath: string;
+  parentPath?: string;
+  /** criu_work_path of the runtime options; the driver defaults to <bundle>/work. */
+  workPath?: string;
+}
+
+/** CheckpointTaskRequest with its containerd.runc.v1.CheckpointOptions. */
+export interface CheckpointSpec {
+  imagePath: string;
+  /** Kept for the caller when given; otherwise scratch space removed afterwards. */
+  workPath?: string;
+  exit: boolean;
+  openTcp?: boolean;
+  externalUnixSockets?: boolean;
+  terminal?: boolean;
+  fileLocks?: boolean;
+  cgroupsMode?: string;
+  emptyNamespaces?: readonly string[];
 }
 
 async function readPid(path: string): Promise<number> {
@@ -76,6 +99,8 @@ export class Container {
     const c = new Container(spec.id, spec.bundle, spec, deps);
     const io = await ProcessIO.open(spec.stdio, { id: spec.id, namespace: deps.namespace, bundle: spec.bundle, logger: deps.logger });
     c.init.io = io;
+    // As in the reference shim, a restore only happens at Start: until then there is no process.
+    if (spec.checkpoint) return c;
     const endSpawn = deps.router.beginSpawn();
     try {
       const pidFile = join(spec.bundle, 'init.pid');
@@ -138,13 +163,16 @@ export class Container {
     const p = this.init;
     checkInitOp(p.status, 'start');
     p.starting = true;
+    const restore = this.spec.checkpoint;
     try {
-      await this.deps.runtime.start(this.id);
+      if (restore) await this.restoreInit(restore);
+      else await this.deps.runtime.start(this.id);
     } catch (err) {
       p.starting = false;
       this.flushDeferredExit(p);
-      throw wrapRuntime('OCI runtime start failed', err);
+      throw wrapRuntime(restore ? 'OCI runtime restore failed' : 'OCI runtime start failed', err);
     }
+    if (restore) await this.watchCgroup();
     p.status = 'running';
     this.deps.events.taskStart(this.id, p.pid);
     p.starting = false;
@@ -180,6 +208,63 @@ export class Container {
     p.starting = false;
     this.flushDeferredExit(p);
     return p.pid;
+  }
+
+  /** A failed restore leaves the task created, so Start may try again, as in the reference shim. */
+  private async restoreInit(cp: RestoreSpec): Promise<void> {
+    const io = this.init.io!;
+    const endSpawn = this.deps.router.beginSpawn();
+    try {
+      const pidFile = join(this.bundle, 'init.pid');
+      await this.deps.runtime.restore({
+        id: this.id,
+        imagePath: cp.imagePath,
+        workPath: cp.workPath,
+        parentPath: cp.parentPath,
+        pidFile,
+        consoleSocket: io.consoleSocket,
+        noPivot: this.spec.noPivot,
+        io: io.runtimeStdio,
+      });
+      await io.runtimeStarted();
+      this.init.pid = await readPid(pidFile);
+      this.deps.router.claim(this.init.pid, (e) => this.onInitReaped({ status: e.status, at: e.exitedAt }));
+    } finally {
+      endSpawn();
+    }
+  }
+
+  /**
+   * `runc checkpoint`; no event, as the v2 reference shim. CRIU's own account of a failure is
+   * in dump.log inside the work dir, so it is copied into the bundle and named in the error.
+   */
+  async checkpoint(o: CheckpointSpec): Promise<void> {
+    checkInitOp(this.init.status, 'checkpoint');
+    const workPath = o.workPath || join(this.bundle, 'work', 'criu-work');
+    try {
+      await mkdir(workPath, { recursive: true, mode: 0o700 });
+      await this.deps.runtime.checkpoint({
+        id: this.id,
+        imagePath: o.imagePath,
+        workPath,
+        leaveRunning: !o.exit,
+        tcpEstablished: o.openTcp,
+        externalUnixSockets: o.externalUnixSockets,
+        shellJob: o.terminal,
+        fileLocks: o.fileLocks,
+        cgroupsMode: o.cgroupsMode,
+        emptyNamespaces: o.emptyNamespaces,
+      });
+    } catch (err) {
+      if (err instanceof TtrpcError && err.code !== Code.Unknown) throw err;
+      const dumpLog = join(this.bundle, 'criu-dump.log');
+      await copyFile(join(workPath, 'dump.log'), dumpLog)
+        .catch((e) => this.deps.logger.warn({ err: e }, 'no CRIU dump.log to keep'));
+      const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+      throw new TtrpcError(Code.Unknown, `${message} path= ${dumpLog}`, { cause: err });
+    } finally {
+      if (!o.workPath) await rm(workPath, { recursive: true, force: true });
+    }
   }
 
   private flushDeferredExit(p: ProcessRecord): void {

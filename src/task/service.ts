@@ -28,6 +28,8 @@ export interface RuntimeBinding {
   errors: RuntimeErrorClassifier;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** criu_work_path of the runc options: where a restore keeps CRIU's work files. */
+  criuWorkPath?: string;
   /** Called once the runtime has deleted the container: nothing of it is left to clean up. */
   released?(): Promise<void>;
 }
@@ -77,7 +79,6 @@ export class TaskService {
     const { id, bundle } = req;
     if (!id) throw new TtrpcError(Code.InvalidArgument, 'container id must not be empty: invalid argument');
     if (this.containers.has(id) || this.creating.has(id)) throw new TtrpcError(Code.AlreadyExists, `container ${id}: already exists`);
-    if (req.checkpoint) throw new TtrpcError(Code.Unimplemented, 'restoring from a checkpoint is not supported yet');
     this.creating.add(id);
     const log = this.deps.logger.child({ id });
     let mounted = false;
@@ -102,6 +103,9 @@ export class TaskService {
             id, bundle, privatePidNamespace,
             stdio: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
             noPivot: binding.noPivot, noNewKeyring: binding.noNewKeyring,
+            checkpoint: req.checkpoint
+              ? { imagePath: req.checkpoint, parentPath: req.parentCheckpoint || undefined, workPath: binding.criuWorkPath }
+              : undefined,
           },
           {
             namespace: this.deps.namespace,
@@ -174,9 +178,20 @@ export class TaskService {
     await this.container(req.id).resume();
   }
 
-  checkpoint(req: containerd.task.v2.CheckpointTaskRequest): never {
-    this.container(req.id);
-    throw new TtrpcError(Code.Unimplemented, 'checkpoint is not supported yet');
+  async checkpoint(req: containerd.task.v2.CheckpointTaskRequest): Promise<void> {
+    const c = this.container(req.id);
+    const o = decodeCheckpointOptions(req.options);
+    await c.checkpoint({
+      imagePath: req.path,
+      workPath: o.workPath || undefined,
+      exit: o.exit,
+      openTcp: o.openTcp,
+      externalUnixSockets: o.externalUnixSockets,
+      terminal: o.terminal,
+      fileLocks: o.fileLocks,
+      cgroupsMode: o.cgroupsMode || undefined,
+      emptyNamespaces: o.emptyNamespaces,
+    });
   }
 
   async kill(req: containerd.task.v2.KillRequest): Promise<void> {
@@ -289,6 +304,18 @@ export class TaskService {
       Connect: m(T.ConnectRequest, enc(T.ConnectResponse), (r) => this.connect(r)),
       Shutdown: m(T.ShutdownRequest, null, () => this.shutdown()),
     };
+  }
+}
+
+function decodeCheckpointOptions(any: google.protobuf.IAny | null | undefined): containerd.runc.v1.CheckpointOptions {
+  if (!any?.typeUrl) return containerd.runc.v1.CheckpointOptions.create();
+  if (anyTypeName(any) !== TypeUrls.CheckpointOptions) {
+    throw new TtrpcError(Code.InvalidArgument, `unexpected checkpoint options type ${any.typeUrl}: invalid argument`);
+  }
+  try {
+    return containerd.runc.v1.CheckpointOptions.decode(any.value ?? new Uint8Array(0));
+  } catch (err) {
+    throw new TtrpcError(Code.InvalidArgument, `cannot decode checkpoint options: ${(err as Error).message}`, { cause: err });
   }
 }
 

@@ -15,6 +15,33 @@ export interface TaskRuntime {
   resume(id: string): Promise<void>;
   ps(id: string): Promise<number[]>;
   update(id: string, resourcesJson: string): Promise<void>;
+  checkpoint(o: RuntimeCheckpoint): Promise<void>;
+  restore(o: RuntimeRestore): Promise<void>;
+}
+
+/** containerd.runc.v1.CheckpointOptions in runtime terms (runc checkpoint flags). */
+export interface RuntimeCheckpoint {
+  id: string;
+  imagePath: string;
+  workPath: string;
+  leaveRunning: boolean;
+  tcpEstablished?: boolean;
+  externalUnixSockets?: boolean;
+  shellJob?: boolean;
+  fileLocks?: boolean;
+  cgroupsMode?: string;
+  emptyNamespaces?: readonly string[];
+}
+
+export interface RuntimeRestore {
+  id: string;
+  imagePath: string;
+  workPath?: string;
+  parentPath?: string;
+  pidFile: string;
+  consoleSocket?: string;
+  noPivot?: boolean;
+  io: RuntimeStdio;
 }
 
 /** Runtime error classification, from the runtime's own error text (spec §3.3 Kill). */
