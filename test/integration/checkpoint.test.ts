@@ -64,9 +64,10 @@ describe.skipIf(skipUnlessRoot())('checkpoint and restore through tsshim with re
       expect(await taskStatus(env, task.id)).toBe('RUNNING');
       expect(existsSync(`/proc/${task.pid}`)).toBe(true);
       const cmds = runc.invocations().map(command).filter((c) => ['pause', 'checkpoint', 'resume'].includes(c[0]!));
+      // containerd's temporary image dir: ctd-checkpoint* in 1.6, ctrd-checkpoint* in 1.7 and 2.x.
       expect(cmds).toEqual([
         ['pause', task.id],
-        ['checkpoint', '--image-path', expect.stringMatching(/ctd-checkpoint/), '--work-path', join(bundle, 'work', 'criu-work'), '--leave-running', task.id],
+        ['checkpoint', '--image-path', expect.stringMatching(/ctr?d-checkpoint/), '--work-path', join(bundle, 'work', 'criu-work'), '--leave-running', task.id],
         ['resume', task.id],
       ]);
     } finally {
