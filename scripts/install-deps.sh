@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the integration tests and the demo need on a Debian 12 (bookworm) host:
-# containerd and ctr, the OCI runtimes tsshim drives, a static busybox for test images, criu.
+# Installs what the build, the integration tests and the demo need on a Debian 12 (bookworm)
+# host: containerd and ctr, the OCI runtimes tsshim drives, a static busybox for test images,
+# criu, the compilers and python3 node-gyp needs for the native addon, and the archive keyring
+# the private apt below checks other suites' signatures with.
 #
 #   scripts/install-deps.sh                 install the Debian packages (idempotent, quiet)
 #   scripts/install-deps.sh --containerd-releases
@@ -15,7 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 project=$(dirname "$here")
 cache="$project/.cache"
 
-PACKAGES=(containerd runc crun runsc busybox-static criu tar mount)
+PACKAGES=(containerd runc crun runsc busybox-static criu tar mount g++ make python3 debian-archive-keyring gpgv)
 # Extra containerd releases for the compatibility matrix, by Debian suite.
 RELEASE_SUITES=(trixie sid)
 
@@ -159,7 +161,7 @@ main() {
   for arg in "$@"; do
     case $arg in
       --containerd-releases) releases=1 ;;
-      -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+      -h | --help) sed -n '2,13p' "$0"; exit 0 ;;
       *) die "unknown argument: $arg" ;;
     esac
   done
