@@ -3,10 +3,21 @@ import { dirname } from 'node:path';
 import net from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { createPipe } from '../sys/index.js';
+import { createPipe, openPtyStream, setWinsize } from '../sys/index.js';
 import { TtrpcError, Code } from '../ttrpc/index.js';
+import { BinaryLogger } from './binary-logger.js';
+import { ConsoleSocket } from './console-socket.js';
 import { closeFd, holdFifoOpenForWrite, openFifoReader, openFifoWriter } from './fifo.js';
 import { parseStdio, type StdioTarget } from './stdio-uri.js';
+
+/** Reference shim: the terminal must arrive within 30 s of the runtime call returning. */
+const CONSOLE_TIMEOUT_MS = 30_000;
+/**
+ * After a terminal process has exited, how long its pty may stay silent before the master is
+ * closed. Normally the last slave closes with the process and the master reports end of file
+ * at once; this only matters when something the process left behind still holds the terminal.
+ */
+const TERMINAL_IDLE_MS = 500;
 
 export interface StdioConfig {
   stdin: string;
@@ -22,10 +33,34 @@ export interface RuntimeStdio {
   stderr: number | 'ignore';
 }
 
+/** Whose stdio this is; a `binary://` logger receives it. */
+export interface IOContext {
+  /** The container id for an init, the exec id for an exec (CONTAINER_ID, as the reference shim). */
+  id: string;
+  namespace: string;
+  bundle: string;
+  logger: Logger;
+}
+
+type CopyTarget = Extract<StdioTarget, { kind: 'fifo' | 'file' }>;
+
+interface Destination {
+  stream: Writable;
+  release: () => Promise<void>;
+}
+
 /**
- * The stdio plumbing of one process (init or exec) without a terminal: a real pipe per wanted
- * stream (never a socketpair: `echo > /dev/stdout` fails with ENXIO on a socket), copied to or
- * from containerd's FIFOs or a log file with back-pressure end to end.
+ * The stdio plumbing of one process (init or exec).
+ *
+ * Without a terminal: a real pipe per wanted stream (never a socketpair: `echo > /dev/stdout`
+ * fails with ENXIO on a socket), copied to or from containerd's FIFOs or a log file with
+ * back-pressure end to end, or handed straight to a `binary://` logger.
+ *
+ * With a terminal: a console socket for the runtime, then the pty master it sends, copied from
+ * the stdin FIFO and to the stdout destination; stderr is unused (spec §6.4).
+ *
+ * Protocol: `open` before the runtime call (pass `runtimeStdio` and `consoleSocket`), then
+ * `runtimeStarted` once it has returned, `processExited` when the process is reaped.
  */
 export class ProcessIO {
   readonly runtimeStdio: RuntimeStdio = { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' };
@@ -35,19 +70,36 @@ export class ProcessIO {
   private readonly sockets: net.Socket[] = [];
   private readonly outputsDone: Promise<void>[] = [];
   private readonly files = new Map<string, { stream: WriteStream; users: number }>();
+  private binaryLogger: BinaryLogger | undefined;
+  private terminal: Terminal | undefined;
   private closed = false;
 
-  private constructor(private readonly logger: Logger) {}
+  private constructor(private readonly ctx: IOContext) {}
 
-  static open(cfg: StdioConfig, logger: Logger): ProcessIO {
-    if (cfg.terminal) {
-      throw new TtrpcError(Code.Unimplemented, 'terminal stdio is not supported yet');
-    }
-    const io = new ProcessIO(logger);
+  static async open(cfg: StdioConfig, ctx: IOContext): Promise<ProcessIO> {
+    const io = new ProcessIO(ctx);
     try {
-      io.setupStdin(parseStdio(cfg.stdin));
-      io.setupOutput('stdout', parseStdio(cfg.stdout));
-      io.setupOutput('stderr', parseStdio(cfg.stderr));
+      const stdout = parseStdio(cfg.stdout);
+      const stderr = parseStdio(cfg.stderr);
+      if (stderr.kind === 'binary' && stdout.kind !== 'binary') {
+        throw new TtrpcError(Code.InvalidArgument, 'a binary:// logger must be given as stdout');
+      }
+      if (stdout.kind === 'binary') {
+        // As the reference shim: the stdout URI names the logger, which takes stderr too.
+        io.binaryLogger = await BinaryLogger.start(stdout.path, stdout.args, ctx, ctx.logger);
+        io.outputsDone.push(io.binaryLogger.exited);
+        io.childFds.push(io.binaryLogger.stdoutWriteFd, io.binaryLogger.stderrWriteFd);
+      }
+      if (cfg.terminal) {
+        await io.openTerminal(parseStdio(cfg.stdin), stdout);
+      } else {
+        io.setupStdin(parseStdio(cfg.stdin));
+        if (io.binaryLogger) io.handToLogger(io.binaryLogger);
+        else {
+          io.setupOutput('stdout', stdout);
+          io.setupOutput('stderr', stderr);
+        }
+      }
     } catch (err) {
       io.close();
       throw err;
@@ -55,10 +107,57 @@ export class ProcessIO {
     return io;
   }
 
-  /** Called once the runtime has started the process: our copies of its ends must go, or EOF never comes. */
+  /** For `--console-socket`; set only for a terminal process. */
+  get consoleSocket(): string | undefined {
+    return this.terminal?.socket?.path;
+  }
+
+  /** The runtime call has returned: the process holds its ends now, and its terminal is ours to take. */
+  async runtimeStarted(): Promise<void> {
+    this.releaseChildEnds();
+    if (this.terminal) await this.attachTerminal(this.terminal);
+  }
+
+  /** Our copies of the process's pipe ends must go once it has them, or EOF never comes. */
   releaseChildEnds(): void {
     for (const fd of this.childFds) closeFd(fd);
     this.childFds = [];
+  }
+
+  /** ResizePty. A no-op without a terminal; a size that comes before the terminal is applied on arrival. */
+  resize(cols: number, rows: number): void {
+    const t = this.terminal;
+    if (!t) return;
+    t.size = { rows, cols };
+    if (t.masterFd !== undefined && !t.master?.destroyed) setWinsize(t.masterFd, rows, cols);
+  }
+
+  /**
+   * The process has been reaped. A terminal is closed once everything the process wrote has
+   * been read (the master reports end of file when the last slave closes) or, if something
+   * else still holds the terminal, once it has been idle for a moment while not held back by
+   * a slow reader.
+   */
+  processExited(): void {
+    const t = this.terminal;
+    if (!t || t.exited) return;
+    t.exited = true;
+    if (t.master) this.closeTerminalWhenIdle(t, t.master);
+  }
+
+  private closeTerminalWhenIdle(t: Terminal, master: net.Socket): void {
+    let seen = t.bytesOut;
+    t.idleTimer = setInterval(() => {
+      if (master.destroyed || master.readableEnded) {
+        clearInterval(t.idleTimer);
+        return;
+      }
+      if (t.bytesOut === seen && !master.isPaused()) {
+        clearInterval(t.idleTimer);
+        master.destroy();
+      }
+      seen = t.bytesOut;
+    }, TERMINAL_IDLE_MS);
   }
 
   /** CloseIO: stop holding the stdin FIFO open, so the process sees EOF once the client closes its end. */
@@ -89,48 +188,106 @@ export class ProcessIO {
     for (const s of this.sockets) s.destroy();
     for (const { stream } of this.files.values()) stream.end();
     this.files.clear();
+    if (this.terminal) {
+      clearInterval(this.terminal.idleTimer);
+      void this.terminal.socket?.close();
+      this.terminal.master?.destroy();
+    }
+    this.binaryLogger?.close();
   }
 
   private setupStdin(target: StdioTarget): void {
     if (target.kind === 'none') return;
-    if (target.kind !== 'fifo') {
-      throw new TtrpcError(Code.InvalidArgument, `stdin cannot be a ${target.kind} URI`);
-    }
+    const fromClient = this.openStdinFifo(target);
     const { readFd, writeFd } = createPipe();
     this.childFds.push(readFd);
     this.runtimeStdio.stdin = readFd;
     const toProcess = new net.Socket({ fd: writeFd, readable: false, writable: true });
-    const fromClient = openFifoReader(target.path);
-    this.stdinHoldFd = holdFifoOpenForWrite(target.path);
-    this.sockets.push(toProcess, fromClient);
+    this.sockets.push(toProcess);
     // The process may exit without reading everything; that is not an error of ours.
-    toProcess.on('error', (err) => this.logger.debug({ err }, 'stdin pipe closed by the process'));
-    fromClient.on('error', (err) => this.logger.warn({ err }, 'stdin FIFO read failed'));
+    toProcess.on('error', (err) => this.ctx.logger.debug({ err }, 'stdin pipe closed by the process'));
     fromClient.pipe(toProcess);
+  }
+
+  private openStdinFifo(target: StdioTarget): net.Socket {
+    if (target.kind !== 'fifo') {
+      throw new TtrpcError(Code.InvalidArgument, `stdin cannot be a ${target.kind} URI`);
+    }
+    const fromClient = openFifoReader(target.path);
+    this.sockets.push(fromClient);
+    this.stdinHoldFd = holdFifoOpenForWrite(target.path);
+    fromClient.on('error', (err) => this.ctx.logger.warn({ err }, 'stdin FIFO read failed'));
+    return fromClient;
+  }
+
+  /** The process writes straight into the logger's pipes. */
+  private handToLogger(logger: BinaryLogger): void {
+    this.runtimeStdio.stdout = logger.stdoutWriteFd;
+    this.runtimeStdio.stderr = logger.stderrWriteFd;
   }
 
   private setupOutput(name: 'stdout' | 'stderr', target: StdioTarget): void {
     if (target.kind === 'none') return;
-    if (target.kind === 'binary') {
-      throw new TtrpcError(Code.Unimplemented, 'binary:// logging is not supported yet');
-    }
+    if (target.kind === 'binary') throw new TtrpcError(Code.InvalidArgument, 'a binary:// logger must be given as stdout');
     const { readFd, writeFd } = createPipe();
     this.childFds.push(writeFd);
     this.runtimeStdio[name] = writeFd;
     const fromProcess = new net.Socket({ fd: readFd, readable: true, writable: false });
     this.sockets.push(fromProcess);
-    const dest = target.kind === 'fifo' ? this.fifoDest(target.path) : this.fileDest(target.path);
-    this.outputsDone.push(this.copy(name, fromProcess, dest.stream, dest.release));
+    this.outputsDone.push(this.copy(name, fromProcess, this.destination(target)));
   }
 
-  private fifoDest(path: string): { stream: Writable; release: () => Promise<void> } {
+  private destination(target: CopyTarget): Destination {
+    return target.kind === 'fifo' ? this.fifoDest(target.path) : this.fileDest(target.path);
+  }
+
+  private async openTerminal(stdin: StdioTarget, stdout: StdioTarget): Promise<void> {
+    const t: Terminal = { bytesOut: 0, exited: false };
+    this.terminal = t;
+    if (stdin.kind !== 'none') t.stdin = this.openStdinFifo(stdin);
+    if (this.binaryLogger) {
+      // The terminal's output goes to the logger's fd 3; nothing ever writes its fd 4.
+      const { stdoutWriteFd, stderrWriteFd } = this.binaryLogger;
+      this.childFds = this.childFds.filter((fd) => fd !== stdoutWriteFd && fd !== stderrWriteFd);
+      closeFd(stderrWriteFd);
+      const toLogger = new net.Socket({ fd: this.binaryLogger.stdoutWriteFd, readable: false, writable: true });
+      this.sockets.push(toLogger);
+      t.output = { stream: toLogger, release: () => new Promise<void>((resolve) => toLogger.end(resolve)) };
+    } else if (stdout.kind === 'fifo' || stdout.kind === 'file') {
+      t.output = this.destination(stdout);
+    }
+    t.socket = await ConsoleSocket.listen();
+  }
+
+  private async attachTerminal(t: Terminal): Promise<void> {
+    const fd = await t.socket!.receiveMaster(CONSOLE_TIMEOUT_MS);
+    t.socket = undefined;
+    t.masterFd = fd;
+    if (t.size) setWinsize(fd, t.size.rows, t.size.cols);
+    const master = openPtyStream(fd);
+    t.master = master;
+    // Writes fail with EIO once the process is gone; input it never read is not our problem.
+    master.on('error', (err) => this.ctx.logger.debug({ err }, 'terminal closed'));
+    if (this.closed) {
+      master.destroy();
+      return;
+    }
+    // No end: a pty has no half-close, and ending it would hang up the process.
+    t.stdin?.pipe(master, { end: false });
+    // Also what keeps the master read (and so the process unblocked) when nobody wants the output.
+    master.on('data', (chunk: Buffer) => (t.bytesOut += chunk.length));
+    if (t.output) this.outputsDone.push(this.copy('terminal', master, t.output));
+    if (t.exited) this.closeTerminalWhenIdle(t, master);
+  }
+
+  private fifoDest(path: string): Destination {
     const sock = openFifoWriter(path);
     this.sockets.push(sock);
     return { stream: sock, release: () => new Promise<void>((resolve) => sock.end(resolve)) };
   }
 
   /** stdout and stderr naming the same file share one append handle, closed after both finish. */
-  private fileDest(path: string): { stream: Writable; release: () => Promise<void> } {
+  private fileDest(path: string): Destination {
     let entry = this.files.get(path);
     if (!entry) {
       mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
@@ -150,22 +307,35 @@ export class ProcessIO {
   }
 
   /** Resolves once everything the process wrote has been written to the destination. */
-  private copy(name: string, src: net.Socket, dst: Writable, release: () => Promise<void>): Promise<void> {
+  private copy(name: string, src: net.Socket, dst: Destination): Promise<void> {
     return new Promise<void>((resolve) => {
       let finished = false;
       const finish = (err?: Error) => {
         if (finished) return;
         finished = true;
-        if (err) this.logger.warn({ err, stream: name }, 'output copy failed');
-        src.unpipe(dst);
-        void release().then(resolve, resolve);
+        if (err) this.ctx.logger.warn({ err, stream: name }, 'output copy failed');
+        src.unpipe(dst.stream);
+        void dst.release().then(resolve, resolve);
       };
       // end:false because a shared file destination must outlive one of its sources.
-      src.pipe(dst, { end: false });
+      src.pipe(dst.stream, { end: false });
       src.once('end', () => finish());
       src.once('error', finish);
-      dst.once('error', finish);
+      dst.stream.once('error', finish);
       src.once('close', () => finish());
     });
   }
+}
+
+interface Terminal {
+  socket?: ConsoleSocket;
+  stdin?: net.Socket;
+  output?: Destination;
+  masterFd?: number;
+  master?: net.Socket;
+  size?: { rows: number; cols: number };
+  /** Output bytes so far; the idle check after the process exit watches it. */
+  bytesOut: number;
+  exited: boolean;
+  idleTimer?: NodeJS.Timeout;
 }

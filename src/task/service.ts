@@ -7,7 +7,7 @@ import { toTimestamp, ZERO_TIME } from '../api/timestamp.js';
 import { TypeUrls, anyTypeName } from '../api/any.js';
 import { Container } from './container.js';
 import { ExitRouter } from './exit-router.js';
-import { toApiStatus } from './process-state.js';
+import { checkExecOp, checkInitOp, toApiStatus } from './process-state.js';
 import type { ProcessRecord } from './process.js';
 import { TaskEvents } from './task-events.js';
 import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
@@ -201,7 +201,6 @@ export class TaskService {
   exec(req: containerd.task.v2.ExecProcessRequest): void {
     const c = this.container(req.id);
     if (!req.execId) throw new TtrpcError(Code.InvalidArgument, 'exec id must not be empty: invalid argument');
-    if (req.terminal) throw new TtrpcError(Code.Unimplemented, 'exec with a terminal is not supported yet');
     if (!req.spec?.value) throw new TtrpcError(Code.InvalidArgument, 'exec process spec is missing: invalid argument');
     let processJson: string;
     try {
@@ -217,8 +216,10 @@ export class TaskService {
 
   resizePty(req: containerd.task.v2.ResizePtyRequest): void {
     const p = this.container(req.id).process(req.execId);
-    // No terminal, nothing to resize: success, as the reference shim.
-    void p;
+    if (req.execId) checkExecOp(p.status, 'resize');
+    else checkInitOp(p.status, 'resize');
+    // Without a terminal there is nothing to resize: success, as the reference shim.
+    p.io?.resize(req.width, req.height);
   }
 
   closeIO(req: containerd.task.v2.CloseIORequest): void {
