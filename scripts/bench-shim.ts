@@ -84,6 +84,18 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 2_000));
     for (const s of SHIMS) mem[s.label] = shimPids(c, s.match).map(memory);
+    const soloShims = new Set(shimPids(c, SHIMS[0].match));
+
+    // The same number of containers in one group: one tsshim process serves them all.
+    for (let i = 0; i < CONTAINERS; i++) {
+      const id = uniqueId('grp');
+      ids.push(id);
+      const r = await c.ctr(['run', '-d', '--runtime', SHIMS[0].runtime, '--annotation', 'io.containerd.tsshim.v2.group=bench', image, id, 'sleep', '1000']);
+      if (r.code !== 0) throw new Error(`grouped: ${r.stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 2_000));
+    const grouped = shimPids(c, SHIMS[0].match).filter((pid) => !soloShims.has(pid)).map(memory);
+    if (grouped.length !== 1) throw new Error(`expected one grouped tsshim process, found ${grouped.length}`);
     for (const id of ids) {
       await c.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
     }
@@ -105,6 +117,8 @@ async function main(): Promise<void> {
     const mpss = (m: typeof ma) => median(m.map((x) => x.pss));
     out.push(`| shim RSS per container, median MiB (${ma.length} vs ${mb.length} processes) | ${fmt(mrss(ma))} | ${fmt(mrss(mb))} | ${fmt(mrss(ma) / mrss(mb), 2)} |`);
     out.push(`| shim PSS per container, median MiB | ${fmt(mpss(ma))} | ${fmt(mpss(mb))} | ${fmt(mpss(ma) / mpss(mb), 2)} |`);
+    const g = grouped[0]!;
+    out.push(`| tsshim grouped: one process for ${CONTAINERS} containers, RSS / PSS per container, MiB | ${fmt(g.rss / CONTAINERS)} / ${fmt(g.pss / CONTAINERS)} | ${fmt(mrss(mb))} / ${fmt(mpss(mb))} | ${fmt(g.rss / CONTAINERS / mrss(mb), 2)} / ${fmt(g.pss / CONTAINERS / mpss(mb), 2)} |`);
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     await c.stop();
