@@ -97,7 +97,9 @@ export interface StartOptions {
 
 /** The containerd binary tests use unless they name one: $TSSHIM_TEST_CONTAINERD, else the system's. */
 export function defaultContainerd(): string {
-  return process.env['TSSHIM_TEST_CONTAINERD'] || '/usr/bin/containerd';
+  const fromEnv = process.env['TSSHIM_TEST_CONTAINERD'];
+  // Absolute: the daemon is spawned with its private dir as working directory.
+  return fromEnv ? path.resolve(fromEnv) : '/usr/bin/containerd';
 }
 // Below vitest's 60 s test timeout, so a hung ctr fails with its own stderr rather than as a
 // bare test timeout.
@@ -456,7 +458,7 @@ async function waitUntilAnswering(c: PrivateContainerd, timeoutMs: number): Prom
 }
 
 export async function startContainerd(opts: StartOptions = {}): Promise<Containerd> {
-  const bin = opts.containerd ?? defaultContainerd();
+  const bin = path.resolve(opts.containerd ?? defaultContainerd());
   const binDir = path.dirname(path.resolve(bin));
   const ctrBin = opts.ctrBin ?? (await which('ctr', [binDir])) ?? 'ctr';
   const version = await containerdVersion(bin);
