@@ -310,12 +310,20 @@ export class ProcessIO {
   private copy(name: string, src: net.Socket, dst: Destination): Promise<void> {
     return new Promise<void>((resolve) => {
       let finished = false;
+      let bytes = 0;
+      src.on('data', (chunk: Buffer) => (bytes += chunk.length));
       const finish = (err?: Error) => {
         if (finished) return;
         finished = true;
-        if (err) this.ctx.logger.warn({ err, stream: name }, 'output copy failed');
+        if (err) this.ctx.logger.warn({ err, stream: name, bytes }, 'output copy failed');
         src.unpipe(dst.stream);
-        void dst.release().then(resolve, resolve);
+        void dst.release().then(
+          () => {
+            this.ctx.logger.debug({ stream: name, bytes }, 'output copied');
+            resolve();
+          },
+          resolve,
+        );
       };
       // end:false because a shared file destination must outlive one of its sources.
       src.pipe(dst.stream, { end: false });
