@@ -40,6 +40,22 @@ describe.skipIf(skipUnlessRoot())('runtimes selected by the config file', () => 
     expect(r.code).toBe(5);
   });
 
+  it.each(['crun', 'runsc'])('%s: exec exit codes and output, then kill ends the task with 137', async (runtime) => {
+    if (runtime === 'crun' && crunRefusesSpec12() && !env.c.version.startsWith('1.6.')) return; // see above
+    const id = uniqueId(`${runtime}x`);
+    const run = env.run(id, ['sleep', '1000'], { flags: ['--annotation', `io.containerd.tsshim.runtime=${runtime}`], timeoutMs: 120_000 });
+    const end = Date.now() + 60_000;
+    while (!/RUNNING/.test((await env.c.ctr(['task', 'ls'])).stdout.toString().split('\n').find((l) => l.startsWith(id)) ?? '')) {
+      if (Date.now() > end) throw new Error(`${id} never became RUNNING`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const exec = await env.c.ctr(['task', 'exec', '--exec-id', 'e1', id, 'sh', '-c', `echo exec in ${runtime}; exit 7`], { timeoutMs: 60_000 });
+    expect(exec.stdout.toString()).toBe(`exec in ${runtime}\n`);
+    expect(exec.code).toBe(7);
+    expect((await env.c.ctr(['task', 'kill', '-s', 'SIGKILL', id])).code).toBe(0);
+    expect((await run).code).toBe(137);
+  });
+
   it('an annotation naming no configured runtime fails the create with a message naming the known runtimes', async () => {
     const r = await env.run(uniqueId('bad'), ['true'], { flags: ['--annotation', 'io.containerd.tsshim.runtime=nosuch'] });
     expect(r.code).not.toBe(0);
