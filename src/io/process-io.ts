@@ -283,7 +283,17 @@ export class ProcessIO {
   private fifoDest(path: string): Destination {
     const sock = openFifoWriter(path);
     this.sockets.push(sock);
-    return { stream: sock, release: () => new Promise<void>((resolve) => sock.end(resolve)) };
+    return { stream: sock, release: () => this.endLogged(sock, path) };
+  }
+
+  /** end() also calls back on a write error; such an error loses output, so it is logged. */
+  private endLogged(sock: net.Socket, path: string): Promise<void> {
+    return new Promise<void>((resolve) =>
+      sock.end((err?: Error | null) => {
+        if (err) this.ctx.logger.error({ err, path, written: sock.bytesWritten }, 'output lost: writing the FIFO failed');
+        resolve();
+      }),
+    );
   }
 
   /** stdout and stderr naming the same file share one append handle, closed after both finish. */
@@ -330,7 +340,10 @@ export class ProcessIO {
       src.once('end', () => finish());
       src.once('error', finish);
       dst.stream.once('error', finish);
-      src.once('close', () => finish());
+      // A pipe closed before its end of file (Delete gave up waiting) lost the rest; a terminal
+      // is closed on purpose once idle after the process exit.
+      const cut = () => !src.readableEnded && name !== 'terminal';
+      src.once('close', () => finish(cut() ? new Error('closed before end of file; output lost') : undefined));
     });
   }
 }
