@@ -115,7 +115,13 @@ describe.skipIf(skipUnlessRoot() || otherReleases.length === 0).each(otherReleas
       const seen = events.topics(id).filter((t) => TASK_LIFECYCLE.includes(t));
       expect(seen.slice(0, 3)).toEqual(TASK_LIFECYCLE.slice(0, 3));
       expect(seen.slice(3)).toEqual(seen.length > 3 ? ['/tasks/delete'] : []);
-      expect(c.logs()).not.toMatch(/level=(error|fatal)/);
+      // The 2.1.9 Go runc shim sometimes logs its OOM watcher's epoll loop ending at shutdown
+      // as an error (`msg="cgroups: epoll wait" error=shutdown`): harmless, and not ours.
+      const errors = c
+        .logs()
+        .split('\n')
+        .filter((l) => /level=(error|fatal)/.test(l) && !/msg="cgroups: epoll wait" error=shutdown/.test(l));
+      expect(errors).toEqual([]);
       const config = fs.readFileSync(path.join(dir, 'config.toml'), 'utf8');
       expect(config).toMatch(Number(c.version.split('.')[0]) >= 2 ? /^version = 3$/m : /^version = 2$/m);
     } finally {
