@@ -1,5 +1,4 @@
 import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import { containerd } from '../api/gen/proto.js';
 import { toTimestamp } from '../api/timestamp.js';
@@ -10,6 +9,7 @@ import type { ResolvedRuntime } from '../runtime/select.js';
 import { INIT_EXIT_FILE } from '../task/container.js';
 import type { ShimFlags } from './flags.js';
 import { RUNTIME_FILE } from './runtime-binding.js';
+import { probeSocket } from './socket-address.js';
 
 /** Go's uint32(-1): what the reference shim reports when the init pid is unknown. */
 const UNKNOWN_PID = 0xffffffff;
@@ -45,18 +45,7 @@ async function removeDeadSocket(bundle: string): Promise<void> {
   } catch {
     return;
   }
-  const refused = await new Promise<boolean>((resolve) => {
-    const sock = net.connect({ path });
-    const done = (dead: boolean) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(dead);
-    };
-    const timer = setTimeout(() => done(false), 1000);
-    sock.once('connect', () => done(false));
-    sock.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED'));
-  });
-  if (!refused) return;
+  if ((await probeSocket(path, 1000)) !== 'refused') return;
   try {
     unlinkSync(path);
   } catch {

@@ -1,5 +1,4 @@
 import { chmodSync, rmSync, unlinkSync, writeSync } from 'node:fs';
-import net from 'node:net';
 import type { Logger } from 'pino';
 import { TtrpcServer } from '../ttrpc/index.js';
 import { Reaper, getPeerCred, mountAll, unmountRecursive } from '../sys/index.js';
@@ -10,6 +9,7 @@ import { TaskService } from '../task/service.js';
 import type { ShimFlags } from './flags.js';
 import { createLogger } from './logger.js';
 import { bindRuntime } from './runtime-binding.js';
+import { probeSocket } from './socket-address.js';
 
 export interface ServeOptions {
   /** The unix socket to serve on. */
@@ -22,15 +22,6 @@ export interface ServeOptions {
   onGroupServedElsewhere?: () => void;
 }
 
-function answers(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ path });
-    const timer = setTimeout(() => sock.destroy(), 100);
-    sock.once('connect', () => { clearTimeout(timer); sock.destroy(); resolve(true); });
-    sock.once('error', () => { clearTimeout(timer); resolve(false); });
-    sock.once('close', () => resolve(false));
-  });
-}
 
 const TASK_SERVICES = ['containerd.task.v2.Task', 'containerd.task.v3.Task'];
 /** Bound on delivering the last events (e.g. /tasks/delete) before the daemon exits. */
@@ -118,7 +109,7 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     await server.listen({ path: socketPath });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !opts.replaceStale) throw err;
-    if (await answers(socketPath)) {
+    if ((await probeSocket(socketPath, 100)) === 'accepting') {
       opts.onGroupServedElsewhere?.();
       return;
     }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import net from 'node:net';
 import { join } from 'node:path';
 
 /**
@@ -25,4 +26,24 @@ export function groupKey(id: string, annotations: Record<string, string> | undef
     if (value) return value;
   }
   return id;
+}
+
+/**
+ * What a connection attempt says about a unix socket: a daemon accepts on it, nothing listens
+ * (a dead daemon's file), or no answer in time (busy or gone: decide nothing from that).
+ */
+export type SocketProbe = 'accepting' | 'refused' | 'no-answer';
+
+export function probeSocket(path: string, timeoutMs: number): Promise<SocketProbe> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ path });
+    const done = (result: SocketProbe) => {
+      clearTimeout(timer);
+      sock.destroy();
+      resolve(result);
+    };
+    const timer = setTimeout(() => done('no-answer'), timeoutMs);
+    sock.once('connect', () => done('accepting'));
+    sock.once('error', (err: NodeJS.ErrnoException) => done(err.code === 'ECONNREFUSED' ? 'refused' : 'no-answer'));
+  });
 }

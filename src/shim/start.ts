@@ -1,27 +1,12 @@
 import { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
-import { groupKey, socketDir, socketPath } from './socket-address.js';
+import { groupKey, probeSocket, socketDir, socketPath } from './socket-address.js';
 
 /** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
 export const READY_FD_ENV = 'TSSHIM_READY_FD';
 /** Set by the launcher: containerd's pid, whose OOM score the daemon follows. */
 export const CONTAINERD_PID_ENV = 'TSSHIM_CONTAINERD_PID';
-
-function canConnect(path: string, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const sock = net.connect({ path });
-    const done = (ok: boolean) => {
-      clearTimeout(timer);
-      sock.destroy();
-      resolve(ok);
-    };
-    const timer = setTimeout(() => done(false), timeoutMs);
-    sock.once('connect', () => done(true));
-    sock.once('error', () => done(false));
-  });
-}
 
 function readAnnotations(bundle: string): Record<string, string> | undefined {
   try {
@@ -79,7 +64,7 @@ export async function start(flags: ShimFlags): Promise<void> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle)));
     const address = `unix://${path}`;
-    if (await canConnect(path, 100)) {
+    if ((await probeSocket(path, 100)) === 'accepting') {
       writeAddressFile(bundle, address);
       report(address);
       process.exit(0);
