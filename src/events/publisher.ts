@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { TtrpcClient, TtrpcError, Code } from '../ttrpc/index.js';
+import { TtrpcClient } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 import { containerd, google } from '../api/gen/proto.js';
 import { toTimestamp } from '../api/timestamp.js';
 
@@ -106,7 +107,7 @@ export class EventPublisher {
           this.queue.shift();
           delay = this.backoffMs;
         } catch (err) {
-          const e = TtrpcError.from(err);
+          const e = StatusError.from(err);
           if (e.code === Code.InvalidArgument) {
             // containerd refused the envelope itself; retrying cannot help.
             this.opts.logger.error({ err: e, topic: head.topic }, 'containerd rejected event; dropped');

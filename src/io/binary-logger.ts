@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { Logger } from 'pino';
 import { createPipe } from '../sys/index.js';
-import { TtrpcError, Code } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 import { closeFd } from './fifo.js';
 
 /** Reference shim: SIGTERM, then SIGKILL if the logger is still there after this long. */
@@ -94,7 +94,7 @@ export class BinaryLogger {
     const sock = new net.Socket({ fd: readyFd, readable: true, writable: false });
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
-        () => done(new TtrpcError(Code.DeadlineExceeded, `logging program ${path} not ready within ${READY_TIMEOUT_MS} ms`)),
+        () => done(new StatusError(Code.DeadlineExceeded, `logging program ${path} not ready within ${READY_TIMEOUT_MS} ms`)),
         READY_TIMEOUT_MS,
       );
       const done = (err?: Error) => {
@@ -110,7 +110,7 @@ export class BinaryLogger {
       sock.once('data', ready);
       sock.once('end', ready);
       sock.once('error', (err) => done(err));
-      this.child.once('error', (err) => done(new TtrpcError(Code.Unknown, `failed to start logging program ${path}: ${err.message}`, { cause: err })));
+      this.child.once('error', (err) => done(new StatusError(Code.Unknown, `failed to start logging program ${path}: ${err.message}`, { cause: err })));
     });
   }
 

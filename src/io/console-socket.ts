@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { recvFd } from '../sys/index.js';
-import { TtrpcError, Code } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 
 /**
  * The unix socket a runtime started with `--console-socket` connects to, to hand over the
@@ -60,7 +60,7 @@ export class ConsoleSocket {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new TtrpcError(Code.DeadlineExceeded, `the runtime did not connect to ${this.path} within ${timeoutMs} ms`)),
+        () => reject(new StatusError(Code.DeadlineExceeded, `the runtime did not connect to ${this.path} within ${timeoutMs} ms`)),
         timeoutMs,
       );
     });

@@ -4,7 +4,7 @@ import net from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { createPipe, openPtyStream, setWinsize } from '../sys/index.js';
-import { TtrpcError, Code } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 import { BinaryLogger } from './binary-logger.js';
 import { ConsoleSocket } from './console-socket.js';
 import { closeFd, holdFifoOpenForWrite, openFifoReader, openFifoWriter } from './fifo.js';
@@ -82,7 +82,7 @@ export class ProcessIO {
       const stdout = parseStdio(cfg.stdout);
       const stderr = parseStdio(cfg.stderr);
       if (stderr.kind === 'binary' && stdout.kind !== 'binary') {
-        throw new TtrpcError(Code.InvalidArgument, 'a binary:// logger must be given as stdout');
+        throw new StatusError(Code.InvalidArgument, 'a binary:// logger must be given as stdout');
       }
       if (stdout.kind === 'binary') {
         // As the reference shim: the stdout URI names the logger, which takes stderr too.
@@ -211,7 +211,7 @@ export class ProcessIO {
 
   private openStdinFifo(target: StdioTarget): net.Socket {
     if (target.kind !== 'fifo') {
-      throw new TtrpcError(Code.InvalidArgument, `stdin cannot be a ${target.kind} URI`);
+      throw new StatusError(Code.InvalidArgument, `stdin cannot be a ${target.kind} URI`);
     }
     const fromClient = openFifoReader(target.path);
     this.sockets.push(fromClient);
@@ -228,7 +228,7 @@ export class ProcessIO {
 
   private setupOutput(name: 'stdout' | 'stderr', target: StdioTarget): void {
     if (target.kind === 'none') return;
-    if (target.kind === 'binary') throw new TtrpcError(Code.InvalidArgument, 'a binary:// logger must be given as stdout');
+    if (target.kind === 'binary') throw new StatusError(Code.InvalidArgument, 'a binary:// logger must be given as stdout');
     const { readFd, writeFd } = createPipe();
     this.childFds.push(writeFd);
     this.runtimeStdio[name] = writeFd;

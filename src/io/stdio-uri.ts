@@ -1,4 +1,4 @@
-import { TtrpcError, Code } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 
 export type StdioTarget =
   | { kind: 'none' }
@@ -17,7 +17,7 @@ export function parseStdio(value: string): StdioTarget {
   try {
     url = new URL(value);
   } catch (err) {
-    throw new TtrpcError(Code.InvalidArgument, `invalid stdio URI ${JSON.stringify(value)}`, { cause: err });
+    throw new StatusError(Code.InvalidArgument, `invalid stdio URI ${JSON.stringify(value)}`, { cause: err });
   }
   const path = decodeURIComponent(url.pathname);
   switch (url.protocol) {
@@ -31,6 +31,6 @@ export function parseStdio(value: string): StdioTarget {
       return { kind: 'binary', path, args };
     }
     default:
-      throw new TtrpcError(Code.InvalidArgument, `unknown STDIO scheme ${url.protocol.replace(/:$/, '')}`);
+      throw new StatusError(Code.InvalidArgument, `unknown STDIO scheme ${url.protocol.replace(/:$/, '')}`);
   }
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
 import { parse, TomlDate, TomlError } from 'smol-toml';
-import { Code, TtrpcError } from '../ttrpc/index.js';
+import { Code, StatusError } from '../errors/index.js';
 import type { ConfigLocation } from './config-path.js';
 import { DIALECT_NAMES, DIALECTS, isDialectName, type DialectName } from './dialects.js';
 
@@ -164,7 +164,7 @@ export async function readConfig(location: ConfigLocation): Promise<ConfigReport
 export async function loadConfig(location: ConfigLocation): Promise<ShimConfig> {
   const report = await readConfig(location);
   if (report.config) return report.config;
-  throw new TtrpcError(Code.InvalidArgument, report.problems.map(formatProblem).join('\n'));
+  throw new StatusError(Code.InvalidArgument, report.problems.map(formatProblem).join('\n'));
 }
 
 class Problems {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { StdioOptions } from 'node:child_process';
 import type { Logger } from 'pino';
-import { Code, TtrpcError } from '../ttrpc/index.js';
+import { Code, StatusError } from '../errors/index.js';
 import { lookPath, missingBinaryText, runtimeEnv } from './binary-path.js';
 import { DIALECTS, type Dialect, type RuntimeCommand } from './dialects.js';
 import { RuntimeCommandError } from './runtime-errors.js';
@@ -104,7 +104,7 @@ export class RuntimeDriver {
     const binary = lookPath(rt.binary, this.env.PATH);
     if (!binary) {
       // Not NotFound: containerd reads NotFound on Delete as "already gone" and would drop the task.
-      throw new TtrpcError(Code.FailedPrecondition, `${missingBinaryText(rt.binary)} (${rt.binarySource})`);
+      throw new StatusError(Code.FailedPrecondition, `${missingBinaryText(rt.binary)} (${rt.binarySource})`);
     }
     this.binary = binary;
   }
@@ -152,7 +152,7 @@ export class RuntimeDriver {
 
   async kill(id: string, signal: number, all = false): Promise<void> {
     if (!Number.isInteger(signal) || signal < 0) {
-      throw new TtrpcError(Code.InvalidArgument, `invalid signal ${signal}`);
+      throw new StatusError(Code.InvalidArgument, `invalid signal ${signal}`);
     }
     await this.run('kill', ['kill', ...(all ? ['--all'] : []), id, String(signal)]);
   }
@@ -177,12 +177,12 @@ export class RuntimeDriver {
     try {
       pids = JSON.parse(stdout);
     } catch (cause) {
-      throw new TtrpcError(Code.Internal, `${this.name} ps printed no JSON: ${JSON.stringify(stdout.slice(0, 200))}`, { cause });
+      throw new StatusError(Code.Internal, `${this.name} ps printed no JSON: ${JSON.stringify(stdout.slice(0, 200))}`, { cause });
     }
     // A Go nil slice marshals as null: an empty container.
     if (pids === null) return [];
     if (!Array.isArray(pids) || !pids.every((p) => Number.isInteger(p))) {
-      throw new TtrpcError(Code.Internal, `${this.name} ps printed no array of pids: ${JSON.stringify(stdout.slice(0, 200))}`);
+      throw new StatusError(Code.Internal, `${this.name} ps printed no array of pids: ${JSON.stringify(stdout.slice(0, 200))}`);
     }
     return pids;
   }
@@ -244,15 +244,15 @@ export class RuntimeDriver {
 
   private assertSupported(command: RuntimeCommand, args: readonly string[]): void {
     if (this.runtime.systemdCgroup && !this.dialect.systemdCgroup) {
-      throw new TtrpcError(Code.Unimplemented, `${this.name} does not support --systemd-cgroup`);
+      throw new StatusError(Code.Unimplemented, `${this.name} does not support --systemd-cgroup`);
     }
     if (!this.dialect.commands.has(command)) {
-      throw new TtrpcError(Code.Unimplemented, `${this.name} does not support ${command}`);
+      throw new StatusError(Code.Unimplemented, `${this.name} does not support ${command}`);
     }
     const unsupported = this.dialect.unsupportedFlags[command];
     const flag = unsupported && args.find((a) => unsupported.has(a));
     if (flag) {
-      throw new TtrpcError(Code.Unimplemented, `${this.name} does not support ${command} ${flag}`);
+      throw new StatusError(Code.Unimplemented, `${this.name} does not support ${command} ${flag}`);
     }
   }
 
@@ -268,7 +268,7 @@ export class RuntimeDriver {
   ): Promise<{ stdout: string }> {
     this.assertSupported(command, args);
     const unusable = await releaseProblem(this.dialect, this.binary, this.env);
-    if (unusable) throw new TtrpcError(Code.Unimplemented, `${this.name} (${this.binary}): ${unusable}`);
+    if (unusable) throw new StatusError(Code.Unimplemented, `${this.name} (${this.binary}): ${unusable}`);
     const argv = [this.binary, ...this.globalArgs(), ...args];
     const stdio = opts.stdio ?? [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
     // The log accumulates over the container's life; only this invocation's entries count.
@@ -280,7 +280,7 @@ export class RuntimeDriver {
     const unknown = this.dialect.unknownCommand;
     if (unknown?.pattern.test(message)) {
       const cause = new RuntimeCommandError(Code.Unknown, message, { exitCode: result.exitCode, argv });
-      throw new TtrpcError(Code.Unimplemented, `${this.name} (${this.binary}) has no ${command} command (${message}): ${unknown.hint}`, { cause });
+      throw new StatusError(Code.Unimplemented, `${this.name} (${this.binary}) has no ${command} command (${message}): ${unknown.hint}`, { cause });
     }
     throw new RuntimeCommandError(Code.Unknown, message, { exitCode: result.exitCode, argv });
   }
@@ -302,7 +302,7 @@ export class RuntimeDriver {
         timeoutMs,
       });
     } catch (cause) {
-      throw new TtrpcError(Code.FailedPrecondition, `cannot run ${this.binary} ${command}: ${(cause as Error).message}`, { cause });
+      throw new StatusError(Code.FailedPrecondition, `cannot run ${this.binary} ${command}: ${(cause as Error).message}`, { cause });
     }
     if (result.kind === 'timed-out') {
       const message = `${this.binary} ${command} did not finish within ${timeoutMs} ms and was killed`;

@@ -1,11 +1,11 @@
-import { Code, TtrpcError } from '../ttrpc/index.js';
+import { Code, StatusError } from '../errors/index.js';
 
 /**
  * A runtime invocation that failed. The message is the runtime's own words (the last error
  * of log.json), so the task layer can build the reference texts such as
  * `OCI runtime create failed: <runtimeMessage>`.
  */
-export class RuntimeCommandError extends TtrpcError {
+export class RuntimeCommandError extends StatusError {
   override readonly name = 'RuntimeCommandError';
   readonly runtimeMessage: string;
   /** null when the runtime died by a signal or was killed at its deadline. */

@@ -1,4 +1,4 @@
-import { Code } from '../ttrpc/index.js';
+import { Code } from '../errors/index.js';
 import { lookPath, missingBinaryText, runtimeEnv } from './binary-path.js';
 import { DIALECTS, type Dialect } from './dialects.js';
 import { runProcess } from './run-process.js';

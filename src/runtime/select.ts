@@ -1,4 +1,4 @@
-import { Code, TtrpcError } from '../ttrpc/index.js';
+import { Code, StatusError } from '../errors/index.js';
 import type { RuntimeConfig, ShimConfig } from './config.js';
 import { isDialectName, type DialectName } from './dialects.js';
 
@@ -38,7 +38,7 @@ export function selectRuntime(config: ShimConfig, request: RuntimeChoice = {}): 
     const rt = config.runtimes.get(named);
     if (!rt) {
       const known = [...config.runtimes.keys()].join(', ');
-      throw new TtrpcError(
+      throw new StatusError(
         Code.InvalidArgument,
         `annotation ${RUNTIME_ANNOTATION}=${JSON.stringify(named)} names no runtime of ${origin} (known: ${known})`,
       );
@@ -47,7 +47,7 @@ export function selectRuntime(config: ShimConfig, request: RuntimeChoice = {}): 
   }
 
   const base = config.runtimes.get(config.defaultRuntime);
-  if (!base) throw new TtrpcError(Code.Internal, `default runtime ${config.defaultRuntime} is not among the runtimes of ${origin}`);
+  if (!base) throw new StatusError(Code.Internal, `default runtime ${config.defaultRuntime} is not among the runtimes of ${origin}`);
   const resolved = fromConfig(base, origin);
   const runc = request.runcOptions ?? {};
   const withBinary = runc.binaryName

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { containerd, runtimeoptions } from '../api/gen/proto.js';
 import { anyTypeName, TypeUrls } from '../api/any.js';
-import { TtrpcError, Code } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 import { resolveConfigPath } from '../runtime/config-path.js';
 import { loadConfig, parseConfig, formatProblem, type ShimConfig } from '../runtime/config.js';
 import { selectRuntime, type ResolvedRuntime } from '../runtime/select.js';
@@ -37,16 +37,16 @@ export function decodeOptions(options: RuntimeRequest['options']): DecodedOption
       return { configPath: o.configPath || undefined, configBody: o.configBody?.length ? o.configBody : undefined };
     }
   } catch (err) {
-    throw new TtrpcError(Code.InvalidArgument, `cannot decode runtime options ${options.typeUrl}: ${(err as Error).message}`, { cause: err });
+    throw new StatusError(Code.InvalidArgument, `cannot decode runtime options ${options.typeUrl}: ${(err as Error).message}`, { cause: err });
   }
-  throw new TtrpcError(Code.InvalidArgument, `unsupported runtime options type ${options.typeUrl}: expected ${TypeUrls.RuncOptions} or ${TypeUrls.RuntimeOptions}`);
+  throw new StatusError(Code.InvalidArgument, `unsupported runtime options type ${options.typeUrl}: expected ${TypeUrls.RuncOptions} or ${TypeUrls.RuntimeOptions}`);
 }
 
 export async function configFor(decoded: DecodedOptions): Promise<ShimConfig> {
   if (decoded.configBody && !decoded.configPath) {
     // containerd 1.7+ CRI sends the runtime's options table inline when it has no ConfigPath.
     const report = parseConfig(Buffer.from(decoded.configBody).toString('utf8'), 'config_body of runtimeoptions.v1.Options');
-    if (!report.config) throw new TtrpcError(Code.InvalidArgument, report.problems.map(formatProblem).join('; '));
+    if (!report.config) throw new StatusError(Code.InvalidArgument, report.problems.map(formatProblem).join('; '));
     return report.config;
   }
   return loadConfig(resolveConfigPath(decoded.configPath));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { google } from '../api/gen/proto.js';
 import { cgroupOfPid, watchOom, type CgroupLocation, type OomWatch } from '../sys/cgroups/index.js';
-import { TtrpcError, Code } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 import { ProcessIO, type StdioConfig } from '../io/process-io.js';
 import { ExitRouter } from './exit-router.js';
 import { ProcessRecord, type ExitRecord } from './process.js';
@@ -144,14 +144,14 @@ export class Container {
   }
 
   async stats(): Promise<google.protobuf.IAny> {
-    if (!this.cgroup) throw new TtrpcError(Code.NotFound, 'cgroup does not exist: not found');
+    if (!this.cgroup) throw new StatusError(Code.NotFound, 'cgroup does not exist: not found');
     return cgroupStats(this.cgroup);
   }
 
   process(execId: string): ProcessRecord {
     if (!execId) return this.init;
     const p = this.execs.get(execId);
-    if (!p) throw new TtrpcError(Code.NotFound, `process does not exist ${execId}: not found`);
+    if (!p) throw new StatusError(Code.NotFound, `process does not exist ${execId}: not found`);
     return p;
   }
 
@@ -183,7 +183,7 @@ export class Container {
   private async startExec(p: ProcessRecord): Promise<number> {
     checkExecOp(p.status, 'start');
     if (this.init.exit || this.initExitPending || this.init.status === 'stopped') {
-      throw new TtrpcError(Code.FailedPrecondition, `container ${this.id} init process is not running: failed precondition`);
+      throw new StatusError(Code.FailedPrecondition, `container ${this.id} init process is not running: failed precondition`);
     }
     const processJson = this.execSpecs.get(p.id)!;
     const io = await ProcessIO.open(p.stdio, { id: p.id, namespace: this.deps.namespace, bundle: this.bundle, logger: this.deps.logger });
@@ -256,12 +256,12 @@ export class Container {
         emptyNamespaces: o.emptyNamespaces,
       });
     } catch (err) {
-      if (err instanceof TtrpcError && err.code !== Code.Unknown) throw err;
+      if (err instanceof StatusError && err.code !== Code.Unknown) throw err;
       const dumpLog = join(this.bundle, 'criu-dump.log');
       await copyFile(join(workPath, 'dump.log'), dumpLog)
         .catch((e) => this.deps.logger.warn({ err: e }, 'no CRIU dump.log to keep'));
       const message = (err instanceof Error ? err.message : String(err)).split('\n')[0];
-      throw new TtrpcError(Code.Unknown, `${message} path= ${dumpLog}`, { cause: err });
+      throw new StatusError(Code.Unknown, `${message} path= ${dumpLog}`, { cause: err });
     } finally {
       if (!o.workPath) await rm(workPath, { recursive: true, force: true });
     }
@@ -278,7 +278,7 @@ export class Container {
   addExec(execId: string, stdio: StdioConfig, processJson: string): void {
     checkInitOp(this.init.status, 'exec');
     if (execId === this.id || this.execs.has(execId)) {
-      throw new TtrpcError(Code.AlreadyExists, `id ${execId}: already exists`);
+      throw new StatusError(Code.AlreadyExists, `id ${execId}: already exists`);
     }
     this.execs.set(execId, new ProcessRecord(execId, stdio));
     this.execSpecs.set(execId, processJson);
@@ -292,8 +292,8 @@ export class Container {
       try {
         process.kill(p.pid, signal);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new TtrpcError(Code.NotFound, 'process already finished: not found');
-        throw TtrpcError.from(err);
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') throw new StatusError(Code.NotFound, 'process already finished: not found');
+        throw StatusError.from(err);
       }
       return;
     }
@@ -301,8 +301,8 @@ export class Container {
     try {
       await this.deps.runtime.kill(this.id, signal, all);
     } catch (err) {
-      if (this.deps.errors.isProcessAlreadyFinished(err)) throw new TtrpcError(Code.NotFound, 'process already finished: not found', { cause: err });
-      if (this.deps.errors.isNotExist(err)) throw new TtrpcError(Code.NotFound, 'no such container: not found', { cause: err });
+      if (this.deps.errors.isProcessAlreadyFinished(err)) throw new StatusError(Code.NotFound, 'process already finished: not found', { cause: err });
+      if (this.deps.errors.isNotExist(err)) throw new StatusError(Code.NotFound, 'no such container: not found', { cause: err });
       throw wrapRuntime('unknown error after kill', err);
     }
   }
@@ -454,10 +454,10 @@ export class Container {
   }
 }
 
-function wrapRuntime(prefix: string, err: unknown): TtrpcError {
-  if (err instanceof TtrpcError && err.code !== Code.Unknown) return err;
+function wrapRuntime(prefix: string, err: unknown): StatusError {
+  if (err instanceof StatusError && err.code !== Code.Unknown) return err;
   const message = err instanceof Error ? err.message : String(err);
-  return new TtrpcError(Code.Unknown, `${prefix}: ${message}`, { cause: err });
+  return new StatusError(Code.Unknown, `${prefix}: ${message}`, { cause: err });
 }
 
 /**

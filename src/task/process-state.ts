@@ -1,4 +1,4 @@
-import { TtrpcError, Code } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 import { containerd } from '../api/gen/proto.js';
 
 /**
@@ -87,7 +87,7 @@ const EXEC_RULES: Record<ProcessStatus, Record<ExecOp, Rule>> = {
 };
 
 function enforce(rule: Rule): void {
-  if (rule) throw new TtrpcError(rule[0], rule[1]);
+  if (rule) throw new StatusError(rule[0], rule[1]);
 }
 
 export function checkInitOp(status: ProcessStatus, op: InitOp): void {

@@ -1,7 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { TtrpcError, Code, type ServiceDef, type MethodDef } from '../ttrpc/index.js';
+import { type ServiceDef, type MethodDef } from '../ttrpc/index.js';
+import { StatusError, Code } from '../errors/index.js';
 import { containerd, google } from '../api/gen/proto.js';
 import { toTimestamp, ZERO_TIME } from '../api/timestamp.js';
 import { TypeUrls, anyTypeName } from '../api/any.js';
@@ -71,14 +72,14 @@ export class TaskService {
 
   private container(id: string): Container {
     const c = this.containers.get(id);
-    if (!c) throw new TtrpcError(Code.NotFound, 'container not created: not found');
+    if (!c) throw new StatusError(Code.NotFound, 'container not created: not found');
     return c;
   }
 
   async create(req: containerd.task.v2.CreateTaskRequest): Promise<containerd.task.v2.ICreateTaskResponse> {
     const { id, bundle } = req;
-    if (!id) throw new TtrpcError(Code.InvalidArgument, 'container id must not be empty: invalid argument');
-    if (this.containers.has(id) || this.creating.has(id)) throw new TtrpcError(Code.AlreadyExists, `container ${id}: already exists`);
+    if (!id) throw new StatusError(Code.InvalidArgument, 'container id must not be empty: invalid argument');
+    if (this.containers.has(id) || this.creating.has(id)) throw new StatusError(Code.AlreadyExists, `container ${id}: already exists`);
     this.creating.add(id);
     const log = this.deps.logger.child({ id });
     let mounted = false;
@@ -91,7 +92,7 @@ export class TaskService {
         try {
           this.deps.mountRootfs(req.rootfs, rootfs);
         } catch (err) {
-          throw new TtrpcError(Code.Unknown, `failed to mount rootfs component: ${(err as Error).message}`, { cause: err });
+          throw new StatusError(Code.Unknown, `failed to mount rootfs component: ${(err as Error).message}`, { cause: err });
         }
         mounted = true;
       }
@@ -119,8 +120,8 @@ export class TaskService {
           },
         );
       } catch (err) {
-        if (err instanceof TtrpcError && err.code !== Code.Unknown) throw err;
-        throw new TtrpcError(Code.Unknown, `OCI runtime create failed: ${(err as Error).message}`, { cause: err });
+        if (err instanceof StatusError && err.code !== Code.Unknown) throw err;
+        throw new StatusError(Code.Unknown, `OCI runtime create failed: ${(err as Error).message}`, { cause: err });
       }
       this.containers.set(id, container);
       this.deps.events.taskCreate({
@@ -200,8 +201,8 @@ export class TaskService {
 
   exec(req: containerd.task.v2.ExecProcessRequest): void {
     const c = this.container(req.id);
-    if (!req.execId) throw new TtrpcError(Code.InvalidArgument, 'exec id must not be empty: invalid argument');
-    if (!req.spec?.value) throw new TtrpcError(Code.InvalidArgument, 'exec process spec is missing: invalid argument');
+    if (!req.execId) throw new StatusError(Code.InvalidArgument, 'exec id must not be empty: invalid argument');
+    if (!req.spec?.value) throw new StatusError(Code.InvalidArgument, 'exec process spec is missing: invalid argument');
     let processJson: string;
     try {
       const spec = JSON.parse(Buffer.from(req.spec.value).toString('utf8')) as Record<string, unknown>;
@@ -209,7 +210,7 @@ export class TaskService {
       spec.terminal = req.terminal;
       processJson = JSON.stringify(spec);
     } catch (err) {
-      throw new TtrpcError(Code.InvalidArgument, `exec process spec is not valid JSON: ${(err as Error).message}`, { cause: err });
+      throw new StatusError(Code.InvalidArgument, `exec process spec is not valid JSON: ${(err as Error).message}`, { cause: err });
     }
     c.addExec(req.execId, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal }, processJson);
   }
@@ -228,10 +229,10 @@ export class TaskService {
 
   async update(req: containerd.task.v2.UpdateTaskRequest): Promise<void> {
     const c = this.container(req.id);
-    if (!req.resources?.value) throw new TtrpcError(Code.InvalidArgument, 'update resources are missing: invalid argument');
+    if (!req.resources?.value) throw new StatusError(Code.InvalidArgument, 'update resources are missing: invalid argument');
     const name = anyTypeName(req.resources);
     if (name !== anyTypeName({ typeUrl: TypeUrls.OciLinuxResources })) {
-      throw new TtrpcError(Code.InvalidArgument, `unexpected resources type ${req.resources.typeUrl}: invalid argument`);
+      throw new StatusError(Code.InvalidArgument, `unexpected resources type ${req.resources.typeUrl}: invalid argument`);
     }
     await c.update(Buffer.from(req.resources.value).toString('utf8'));
   }
@@ -311,12 +312,12 @@ export class TaskService {
 function decodeCheckpointOptions(any: google.protobuf.IAny | null | undefined): containerd.runc.v1.CheckpointOptions {
   if (!any?.typeUrl) return containerd.runc.v1.CheckpointOptions.create();
   if (anyTypeName(any) !== TypeUrls.CheckpointOptions) {
-    throw new TtrpcError(Code.InvalidArgument, `unexpected checkpoint options type ${any.typeUrl}: invalid argument`);
+    throw new StatusError(Code.InvalidArgument, `unexpected checkpoint options type ${any.typeUrl}: invalid argument`);
   }
   try {
     return containerd.runc.v1.CheckpointOptions.decode(any.value ?? new Uint8Array(0));
   } catch (err) {
-    throw new TtrpcError(Code.InvalidArgument, `cannot decode checkpoint options: ${(err as Error).message}`, { cause: err });
+    throw new StatusError(Code.InvalidArgument, `cannot decode checkpoint options: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -330,19 +331,19 @@ async function readSpec(bundle: string): Promise<OciSpec> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new TtrpcError(Code.InvalidArgument, `cannot read OCI spec ${path}: ${(err as Error).message}`, { cause: err });
+    throw new StatusError(Code.InvalidArgument, `cannot read OCI spec ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
     return JSON.parse(text) as OciSpec;
   } catch (err) {
-    throw new TtrpcError(Code.InvalidArgument, `OCI spec ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new StatusError(Code.InvalidArgument, `OCI spec ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new TtrpcError(Code.DeadlineExceeded, 'wait: context deadline exceeded'));
+  if (signal.aborted) return Promise.reject(new StatusError(Code.DeadlineExceeded, 'wait: context deadline exceeded'));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new TtrpcError(Code.DeadlineExceeded, 'wait: context deadline exceeded'));
+    const onAbort = () => reject(new StatusError(Code.DeadlineExceeded, 'wait: context deadline exceeded'));
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(
       (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },

@@ -1,11 +1,11 @@
 import net from 'node:net';
 import { ttrpc } from '../api/gen/proto.js';
-import { Code } from './codes.js';
+import { Code } from '../errors/index.js';
 import { millisToNanos, startTimer } from './deadline.js';
 import { type DecodedItem, FrameDecoder, MAX_MESSAGE, MessageType, encodeFrame, oversizeMessage } from './frame-codec.js';
 import { type FrameSink, socketSink } from './frame-sink.js';
 import { type MetadataInit, keyValuesFromInit } from './metadata.js';
-import { TtrpcError, errorText } from './status-error.js';
+import { StatusError, errorText } from '../errors/index.js';
 
 export interface CallOptions {
   /** Sent as timeout_nano; the call rejects with DeadlineExceeded locally when it passes.
@@ -18,7 +18,7 @@ export interface CallOptions {
 
 interface PendingCall {
   resolve(payload: Uint8Array): void;
-  reject(err: TtrpcError): void;
+  reject(err: StatusError): void;
 }
 
 const MAX_STREAM_ID = 0xffffffff;
@@ -43,7 +43,7 @@ export class TtrpcClient {
     socket.on('error', (err) => (this.#socketError ??= err));
     socket.on('close', () => {
       const detail = this.#socketError ? `: ${this.#socketError.message}` : '';
-      this.#teardown(new TtrpcError(Code.Unavailable, `ttrpc: connection closed${detail}`, { cause: this.#socketError }));
+      this.#teardown(new StatusError(Code.Unavailable, `ttrpc: connection closed${detail}`, { cause: this.#socketError }));
     });
   }
 
@@ -57,11 +57,11 @@ export class TtrpcClient {
           ? undefined
           : startTimer(opts.connectTimeoutMs, () => {
               socket.destroy();
-              reject(new TtrpcError(Code.DeadlineExceeded, `ttrpc: dial unix ${socketPath}: timed out after ${opts.connectTimeoutMs} ms`));
+              reject(new StatusError(Code.DeadlineExceeded, `ttrpc: dial unix ${socketPath}: timed out after ${opts.connectTimeoutMs} ms`));
             });
       const onError = (err: Error) => {
         cancelTimer?.();
-        reject(new TtrpcError(Code.Unavailable, `ttrpc: dial unix ${socketPath}: ${err.message}`, { cause: err }));
+        reject(new StatusError(Code.Unavailable, `ttrpc: dial unix ${socketPath}: ${err.message}`, { cause: err }));
       };
       socket.once('error', onError);
       socket.once('connect', () => {
@@ -82,11 +82,11 @@ export class TtrpcClient {
   }
 
   call(service: string, method: string, payload: Uint8Array, opts: CallOptions = {}): Promise<Uint8Array> {
-    if (this.#closed) return Promise.reject(new TtrpcError(Code.Unavailable, 'ttrpc: closed'));
-    if (opts.signal?.aborted) return Promise.reject(TtrpcError.from(opts.signal.reason));
+    if (this.#closed) return Promise.reject(new StatusError(Code.Unavailable, 'ttrpc: closed'));
+    if (opts.signal?.aborted) return Promise.reject(StatusError.from(opts.signal.reason));
     const timeoutMs = opts.timeoutMs === Infinity ? undefined : opts.timeoutMs;
     if (timeoutMs !== undefined && !(timeoutMs > 0)) {
-      return Promise.reject(new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded'));
+      return Promise.reject(new StatusError(Code.DeadlineExceeded, 'context deadline exceeded'));
     }
     const request = ttrpc.Request.encode({
       service,
@@ -96,10 +96,10 @@ export class TtrpcClient {
       metadata: keyValuesFromInit(opts.metadata),
     }).finish();
     if (request.length > MAX_MESSAGE) {
-      return Promise.reject(new TtrpcError(Code.ResourceExhausted, oversizeMessage(request.length)));
+      return Promise.reject(new StatusError(Code.ResourceExhausted, oversizeMessage(request.length)));
     }
     if (this.#nextStreamId > MAX_STREAM_ID) {
-      return Promise.reject(new TtrpcError(Code.ResourceExhausted, 'ttrpc: stream ids exhausted on this connection'));
+      return Promise.reject(new StatusError(Code.ResourceExhausted, 'ttrpc: stream ids exhausted on this connection'));
     }
     const id = this.#nextStreamId;
     this.#nextStreamId += 2;
@@ -115,11 +115,11 @@ export class TtrpcClient {
       });
       // Late replies find no pending call and are dropped, as the Go client drops them.
       if (timeoutMs !== undefined) {
-        cleanups.push(startTimer(timeoutMs, () => this.#calls.get(id)?.reject(new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded'))));
+        cleanups.push(startTimer(timeoutMs, () => this.#calls.get(id)?.reject(new StatusError(Code.DeadlineExceeded, 'context deadline exceeded'))));
       }
       const signal = opts.signal;
       if (signal) {
-        const onAbort = () => this.#calls.get(id)?.reject(TtrpcError.from(signal.reason));
+        const onAbort = () => this.#calls.get(id)?.reject(StatusError.from(signal.reason));
         signal.addEventListener('abort', onAbort, { once: true });
         cleanups.push(() => signal.removeEventListener('abort', onAbort));
       }
@@ -129,14 +129,14 @@ export class TtrpcClient {
 
   close(): void {
     this.#socket.destroy();
-    this.#teardown(new TtrpcError(Code.Unavailable, 'ttrpc: closed'));
+    this.#teardown(new StatusError(Code.Unavailable, 'ttrpc: closed'));
   }
 
   #receive(item: DecodedItem): void {
     const call = this.#calls.get(item.streamId);
     if (!call) return;
     if (item.kind === 'oversize') {
-      call.reject(new TtrpcError(Code.ResourceExhausted, oversizeMessage(item.length)));
+      call.reject(new StatusError(Code.ResourceExhausted, oversizeMessage(item.length)));
       return;
     }
     // Data frames belong to streaming calls, which this client does not make.
@@ -145,15 +145,15 @@ export class TtrpcClient {
     try {
       response = ttrpc.Response.decode(item.data);
     } catch (err) {
-      call.reject(new TtrpcError(Code.Internal, `ttrpc: error unmarshalling response: ${errorText(err)}`));
+      call.reject(new StatusError(Code.Internal, `ttrpc: error unmarshalling response: ${errorText(err)}`));
       return;
     }
     const status = response.status;
-    if (status && status.code) call.reject(new TtrpcError(status.code, status.message ?? ''));
+    if (status && status.code) call.reject(new StatusError(status.code, status.message ?? ''));
     else call.resolve(response.payload ?? new Uint8Array(0));
   }
 
-  #teardown(reason: TtrpcError): void {
+  #teardown(reason: StatusError): void {
     if (this.#closed) return;
     this.#closed = true;
     for (const call of [...this.#calls.values()]) call.reject(reason);

@@ -1,5 +1,5 @@
-import { Code } from './codes.js';
-import { TtrpcError } from './status-error.js';
+import { Code } from '../errors/index.js';
+import { StatusError } from '../errors/index.js';
 
 export const HEADER_LENGTH = 10;
 export const MAX_MESSAGE = 4 << 20;
@@ -32,7 +32,7 @@ export function oversizeMessage(length: number): string {
 }
 
 export function encodeFrame(streamId: number, type: number, flags: number, data: Uint8Array): Buffer {
-  if (data.length > MAX_MESSAGE) throw new TtrpcError(Code.ResourceExhausted, oversizeMessage(data.length));
+  if (data.length > MAX_MESSAGE) throw new StatusError(Code.ResourceExhausted, oversizeMessage(data.length));
   const frame = Buffer.allocUnsafe(HEADER_LENGTH + data.length);
   frame.writeUInt32BE(data.length, 0);
   frame.writeUInt32BE(streamId, 4);

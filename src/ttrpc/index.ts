@@ -1,5 +1,5 @@
-export { Code } from './codes.js';
-export { TtrpcError } from './status-error.js';
+export { Code } from '../errors/index.js';
+export { StatusError, errdefs } from '../errors/index.js';
 export type { Metadata, MetadataInit } from './metadata.js';
 export type { CallContext, MethodDef, ServiceDef } from './service.js';
 export { TtrpcServer, type ServerOptions } from './server.js';

@@ -1,5 +1,5 @@
 import { ttrpc } from '../api/gen/proto.js';
-import { Code } from './codes.js';
+import { Code } from '../errors/index.js';
 import { HEADER_LENGTH, MAX_MESSAGE, MessageType, encodeFrame, oversizeMessage } from './frame-codec.js';
 
 export type CallOutcome = { payload: Uint8Array } | { status: { code: number; message: string } };

@@ -1,11 +1,11 @@
 import { ttrpc } from '../api/gen/proto.js';
-import { Code } from './codes.js';
+import { Code } from '../errors/index.js';
 import { int64ToBigInt, startTimer } from './deadline.js';
 import { type DecodedItem, type Frame, Flag, FrameDecoder, MessageType, oversizeMessage } from './frame-codec.js';
 import type { FrameSink } from './frame-sink.js';
 import { metadataFromKeyValues } from './metadata.js';
 import type { CallContext, ServiceRegistry } from './service.js';
-import { TtrpcError, errorText } from './status-error.js';
+import { StatusError, errorText } from '../errors/index.js';
 import { type CallOutcome, responseFrame, statusFrame } from './response-frame.js';
 import { runUnary } from './unary-call.js';
 
@@ -75,7 +75,7 @@ export class ServerConnection {
   /** The socket is gone: tell every handler, drop their results. */
   abandon(): void {
     this.#closed = true;
-    const reason = new TtrpcError(Code.Canceled, 'ttrpc: connection closed');
+    const reason = new StatusError(Code.Canceled, 'ttrpc: connection closed');
     for (const call of this.#calls.values()) this.#stop(call, reason);
     this.#calls.clear();
   }
@@ -120,7 +120,7 @@ export class ServerConnection {
     try {
       def = this.#registry.lookup(req.service, req.method);
     } catch (err) {
-      const { code, message } = TtrpcError.from(err).toStatus();
+      const { code, message } = StatusError.from(err).toStatus();
       this.#reject(id, code, message);
       return;
     }
@@ -137,7 +137,7 @@ export class ServerConnection {
     if (timeoutNano !== 0n) {
       const ms = Number(timeoutNano) / 1e6;
       ctx.deadline = Date.now() + ms;
-      const expire = () => call.controller.abort(new TtrpcError(Code.DeadlineExceeded, 'context deadline exceeded'));
+      const expire = () => call.controller.abort(new StatusError(Code.DeadlineExceeded, 'context deadline exceeded'));
       if (ms <= 0) expire();
       else call.cancelDeadline = startTimer(ms, expire);
     }
@@ -166,7 +166,7 @@ export class ServerConnection {
 
   #fail(id: number, call: ActiveCall, message: string): void {
     this.#calls.delete(id);
-    this.#stop(call, new TtrpcError(Code.Canceled, `ttrpc: stream ${id} ended by the transport: ${message}`));
+    this.#stop(call, new StatusError(Code.Canceled, `ttrpc: stream ${id} ended by the transport: ${message}`));
     this.#reject(id, Code.InvalidArgument, message);
     this.#closeIfDrained();
   }
@@ -181,7 +181,7 @@ export class ServerConnection {
     this.#closeIfDrained();
   }
 
-  #stop(call: ActiveCall, reason: TtrpcError): void {
+  #stop(call: ActiveCall, reason: StatusError): void {
     call.cancelDeadline?.();
     call.controller.abort(reason);
   }

@@ -1,6 +1,6 @@
-import { Code } from './codes.js';
+import { Code } from '../errors/index.js';
 import type { Metadata } from './metadata.js';
-import { TtrpcError } from './status-error.js';
+import { StatusError } from '../errors/index.js';
 
 export interface CallContext {
   service: string;
@@ -33,8 +33,8 @@ export class ServiceRegistry {
    * relies on code 12 to fall back from Task v3 to v2). */
   lookup(service: string, method: string): MethodDef {
     const def = this.#services.get(service);
-    if (!def) throw new TtrpcError(Code.Unimplemented, `service ${service}`);
-    if (!Object.hasOwn(def, method)) throw new TtrpcError(Code.Unimplemented, `method ${method}`);
+    if (!def) throw new StatusError(Code.Unimplemented, `service ${service}`);
+    if (!Object.hasOwn(def, method)) throw new StatusError(Code.Unimplemented, `method ${method}`);
     return def[method]!;
   }
 }

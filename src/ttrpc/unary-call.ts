@@ -1,7 +1,7 @@
-import { Code } from './codes.js';
+import { Code } from '../errors/index.js';
 import type { CallOutcome } from './response-frame.js';
 import type { CallContext, MethodDef } from './service.js';
-import { TtrpcError, errorText } from './status-error.js';
+import { StatusError, errorText } from '../errors/index.js';
 
 /** Runs one unary method; never rejects. */
 export async function runUnary(def: MethodDef, payload: Uint8Array, ctx: CallContext): Promise<CallOutcome> {
@@ -15,7 +15,7 @@ export async function runUnary(def: MethodDef, payload: Uint8Array, ctx: CallCon
   try {
     res = await def.handler(req, ctx);
   } catch (err) {
-    return { status: TtrpcError.from(err).toStatus() };
+    return { status: StatusError.from(err).toStatus() };
   }
   try {
     return { payload: def.encode(res) };

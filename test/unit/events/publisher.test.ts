@@ -5,7 +5,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { containerd } from '../../../src/api/gen/proto.js';
 import { EventPublisher } from '../../../src/events/publisher.js';
-import { Code, TtrpcError, TtrpcServer, type CallContext } from '../../../src/ttrpc/index.js';
+import { Code, StatusError, TtrpcServer, type CallContext } from '../../../src/ttrpc/index.js';
 
 const logger = pino({ level: 'silent' });
 const ForwardRequest = containerd.services.events.ttrpc.v1.ForwardRequest;
@@ -82,7 +82,7 @@ describe('event publisher', () => {
     dir = mkdtempSync(join(tmpdir(), 'pub-'));
     const sock = join(dir, 'c.sock');
     const { server, received } = eventsServer((r) => {
-      if (r.topic === 'bad') throw new TtrpcError(Code.InvalidArgument, 'envelope topic "bad": must start with \'/\'');
+      if (r.topic === 'bad') throw new StatusError(Code.InvalidArgument, 'envelope topic "bad": must start with \'/\'');
     });
     await server.listen({ path: sock });
     cleanups.push(() => server.shutdown({ graceMs: 100 }));

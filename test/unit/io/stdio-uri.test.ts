@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseStdio } from '../../../src/io/stdio-uri.js';
-import { Code } from '../../../src/ttrpc/index.js';
+import { Code } from '../../../src/errors/index.js';
 
 describe('parseStdio', () => {
   it('an empty string means the stream is not wanted', () => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code, TtrpcError } from '../../../src/ttrpc/index.js';
+import { Code, StatusError } from '../../../src/errors/index.js';
 import { DEFAULT_CONFIG_PATH, resolveConfigPath, type ConfigLocation } from '../../../src/runtime/config-path.js';
 import { BUILTIN_CONFIG, formatProblem, loadConfig, parseConfig, readConfig } from '../../../src/runtime/config.js';
 
@@ -20,13 +20,13 @@ async function configFile(name: string, text: string): Promise<ConfigLocation> {
   return { path, explicit: true, source: 'the test' };
 }
 
-async function loadError(location: ConfigLocation): Promise<TtrpcError> {
+async function loadError(location: ConfigLocation): Promise<StatusError> {
   const err = await loadConfig(location).then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(TtrpcError);
-  return err as TtrpcError;
+  expect(err).toBeInstanceOf(StatusError);
+  return err as StatusError;
 }
 
 const FULL = `

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Code, TtrpcError } from '../../../src/ttrpc/index.js';
+import { Code, StatusError } from '../../../src/errors/index.js';
 import { RuntimeDriver } from '../../../src/runtime/runtime-driver.js';
 import { RuntimeCommandError } from '../../../src/runtime/runtime-errors.js';
 import { ALL_COMMANDS, DIALECTS, DIALECT_NAMES, type DialectName } from '../../../src/runtime/dialects.js';
@@ -31,13 +31,13 @@ function driverFor(standIn: StandIn, dialect: DialectName, overrides: Partial<Re
   return new RuntimeDriver(rt, { namespace: 'default', bundle });
 }
 
-async function failure(p: Promise<unknown>): Promise<TtrpcError> {
+async function failure(p: Promise<unknown>): Promise<StatusError> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(TtrpcError);
-  return err as TtrpcError;
+  expect(err).toBeInstanceOf(StatusError);
+  return err as StatusError;
 }
 
 function globals(dialect: DialectName): string[] {

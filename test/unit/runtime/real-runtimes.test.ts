@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Code } from '../../../src/ttrpc/index.js';
+import { Code } from '../../../src/errors/index.js';
 import { RuntimeDriver } from '../../../src/runtime/runtime-driver.js';
 import { RuntimeCommandError, isNotExist, isProcessAlreadyFinished } from '../../../src/runtime/runtime-errors.js';
 import type { DialectName } from '../../../src/runtime/dialects.js';

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Code, TtrpcError } from '../../../src/ttrpc/index.js';
+import { Code, StatusError } from '../../../src/errors/index.js';
 import { RuntimeDriver } from '../../../src/runtime/runtime-driver.js';
 import { RuntimeCommandError } from '../../../src/runtime/runtime-errors.js';
 import type { ResolvedRuntime } from '../../../src/runtime/select.js';
@@ -25,13 +25,13 @@ function driver(overrides: Partial<ResolvedRuntime> = {}, timeoutMs?: number): R
   return new RuntimeDriver(standIn.runtime(overrides), { namespace: 'k8s.io', bundle, timeoutMs });
 }
 
-async function failure(p: Promise<unknown>): Promise<TtrpcError> {
+async function failure(p: Promise<unknown>): Promise<StatusError> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(TtrpcError);
-  return err as TtrpcError;
+  expect(err).toBeInstanceOf(StatusError);
+  return err as StatusError;
 }
 
 /** What every command line starts with for the default stand-in runtime. */
@@ -244,9 +244,9 @@ describe('runtime failures', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(TtrpcError);
-    expect((err as TtrpcError).code).toBe(Code.FailedPrecondition);
-    expect((err as TtrpcError).message).toBe(
+    expect(err).toBeInstanceOf(StatusError);
+    expect((err as StatusError).code).toBe(Code.FailedPrecondition);
+    expect((err as StatusError).message).toBe(
       'runtime binary "tsshim-no-such-runtime" not found in PATH (runtimes.runsc.binary in /etc/tsshim/config.toml)',
     );
   });

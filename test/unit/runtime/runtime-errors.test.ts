@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Code, TtrpcError } from '../../../src/ttrpc/index.js';
+import { Code, StatusError } from '../../../src/errors/index.js';
 import { RuntimeCommandError, isNotExist, isProcessAlreadyFinished } from '../../../src/runtime/runtime-errors.js';
 import { lastErrorMessage } from '../../../src/runtime/runtime-log.js';
 
@@ -36,12 +36,12 @@ describe('classifying runtime errors', () => {
   });
 
   it('a runtime error wrapped by a caller is still recognised through its cause', () => {
-    const wrapped = new TtrpcError(Code.NotFound, 'no such container', { cause: runtimeError('container does not exist') });
+    const wrapped = new StatusError(Code.NotFound, 'no such container', { cause: runtimeError('container does not exist') });
     expect(isNotExist(wrapped)).toBe(true);
   });
 
   it('only the runtime\'s own words classify: other errors with the same text do not', () => {
-    expect(isNotExist(new TtrpcError(Code.InvalidArgument, 'config file does not exist'))).toBe(false);
+    expect(isNotExist(new StatusError(Code.InvalidArgument, 'config file does not exist'))).toBe(false);
     expect(isProcessAlreadyFinished(new Error('no such process'))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Code, TtrpcError } from '../../../src/ttrpc/index.js';
+import { Code, StatusError } from '../../../src/errors/index.js';
 import { parseConfig, type ShimConfig } from '../../../src/runtime/config.js';
 import { RUNTIME_ANNOTATION, selectRuntime } from '../../../src/runtime/select.js';
 
@@ -58,9 +58,9 @@ describe('runtime selection', () => {
     } catch (e) {
       err = e;
     }
-    expect(err).toBeInstanceOf(TtrpcError);
-    expect((err as TtrpcError).code).toBe(Code.InvalidArgument);
-    expect((err as TtrpcError).message).toBe(
+    expect(err).toBeInstanceOf(StatusError);
+    expect((err as StatusError).code).toBe(Code.InvalidArgument);
+    expect((err as StatusError).message).toBe(
       'annotation io.containerd.tsshim.runtime="kata" names no runtime of /etc/tsshim/config.toml (known: runc, gvisor)',
     );
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Code } from '../../../src/ttrpc/index.js';
+import { Code } from '../../../src/errors/index.js';
 import { checkExecOp, checkInitOp, type InitOp, type ProcessStatus } from '../../../src/task/process-state.js';
 
 function outcome(fn: () => void): string {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { io } from '../../../src/api/gen/proto.js';
 import { cgroupStats } from '../../../src/task/stats.js';
 import { TaskService, type TaskServiceDeps } from '../../../src/task/service.js';
-import { Code, TtrpcError } from '../../../src/ttrpc/index.js';
+import { Code, StatusError } from '../../../src/errors/index.js';
 import { containerd } from '../../../src/api/gen/proto.js';
 
 const FIXTURE = join(__dirname, '../../fixtures/cgroup2/ctr');
@@ -34,14 +34,14 @@ describe('Stats payload', () => {
 
   it('a cgroup that is gone answers NotFound "cgroup does not exist"', async () => {
     const err = await cgroupStats({ version: 2, path: join(FIXTURE, 'gone') }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(TtrpcError);
-    expect((err as TtrpcError).code).toBe(Code.NotFound);
-    expect((err as TtrpcError).message).toBe('cgroup does not exist: not found');
+    expect(err).toBeInstanceOf(StatusError);
+    expect((err as StatusError).code).toBe(Code.NotFound);
+    expect((err as StatusError).message).toBe('cgroup does not exist: not found');
   });
 
   it('Stats of an unknown container is NotFound', async () => {
     const service = new TaskService({} as TaskServiceDeps);
     const err = await service.stats(containerd.task.v2.StatsRequest.create({ id: 'nope' })).catch((e: unknown) => e);
-    expect((err as TtrpcError).code).toBe(Code.NotFound);
+    expect((err as StatusError).code).toBe(Code.NotFound);
   });
 });

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ttrpc } from '../../../src/api/gen/proto.js';
-import { type CallContext, Code, FrameDecoder, TtrpcClient, TtrpcError, TtrpcServer } from '../../../src/ttrpc/index.js';
+import { type CallContext, Code, FrameDecoder, TtrpcClient, StatusError, TtrpcServer } from '../../../src/ttrpc/index.js';
 import { bytesMethod, eventually, tempDir, type TempDir } from './helpers.js';
 
 let dir: TempDir;
@@ -72,7 +72,7 @@ describe('client', () => {
     await server.listen({ path });
     const client = await TtrpcClient.connect(path);
     const err = await client.call('test.Slow', 'Call', Buffer.from('late'), { timeoutMs: 50 }).catch((e) => e);
-    expect(err).toBeInstanceOf(TtrpcError);
+    expect(err).toBeInstanceOf(StatusError);
     expect(err.code).toBe(Code.DeadlineExceeded);
     release();
     expect(Buffer.from(await client.call('test.Slow', 'Echo', Buffer.from('next'))).toString()).toBe('next');
@@ -124,7 +124,7 @@ describe('client', () => {
     await eventually(() => raw.requests.length === 3, 'the requests to arrive');
     raw.sockets[0]!.destroy();
     for (const err of await Promise.all(calls)) {
-      expect(err).toBeInstanceOf(TtrpcError);
+      expect(err).toBeInstanceOf(StatusError);
       expect(err.code).toBe(Code.Unavailable);
     }
     expect(client.closed).toBe(true);
@@ -133,7 +133,7 @@ describe('client', () => {
     await raw.close();
   });
 
-  it('surfaces a server status as TtrpcError and treats a status with code 0 as success', async () => {
+  it('surfaces a server status as StatusError and treats a status with code 0 as success', async () => {
     const path = dir.socket();
     const replies = new Map<number, Uint8Array>([
       [1, ttrpc.Response.encode({ status: { code: 5, message: 'nope' } }).finish()],

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Code, FrameDecoder, MAX_MESSAGE, TtrpcError, encodeFrame, type DecodedItem } from '../../../src/ttrpc/index.js';
+import { Code, FrameDecoder, MAX_MESSAGE, StatusError, encodeFrame, type DecodedItem } from '../../../src/ttrpc/index.js';
 
 const frameArb = fc.record({
   streamId: fc.integer({ min: 0, max: 0xffffffff }),
@@ -29,7 +29,7 @@ describe('frame codec', () => {
 
   it('refuses to encode more than 4 MiB of data, with Go ttrpc wording', () => {
     expect(() => encodeFrame(1, 1, 0, new Uint8Array(MAX_MESSAGE + 1))).toThrow(
-      new TtrpcError(Code.ResourceExhausted, 'message length 4194305 exceed maximum message size of 4194304'),
+      new StatusError(Code.ResourceExhausted, 'message length 4194305 exceed maximum message size of 4194304'),
     );
     expect(encodeFrame(1, 1, 0, new Uint8Array(MAX_MESSAGE))).toHaveLength(MAX_MESSAGE + 10);
   });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import Long from 'long';
 import { ttrpc } from '../../../src/api/gen/proto.js';
-import { Code, Flag, MAX_MESSAGE, MessageType, type ServiceDef, TtrpcError, encodeFrame } from '../../../src/ttrpc/index.js';
+import { Code, Flag, MAX_MESSAGE, MessageType, type ServiceDef, StatusError, encodeFrame } from '../../../src/ttrpc/index.js';
 import { bytesMethod } from './helpers.js';
 
 /**
@@ -16,7 +16,7 @@ export function fuzzService(onHold: (signal: AbortSignal) => void): ServiceDef {
   return {
     Echo: bytesMethod((b) => b),
     Fail: bytesMethod(() => {
-      throw new TtrpcError(Code.NotFound, 'nope');
+      throw new StatusError(Code.NotFound, 'nope');
     }),
     Strict: {
       decode: (b: Uint8Array) => {

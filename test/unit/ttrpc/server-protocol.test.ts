@@ -7,7 +7,7 @@ import {
   Flag,
   MAX_MESSAGE,
   MessageType,
-  TtrpcError,
+  StatusError,
   TtrpcServer,
   encodeFrame,
 } from '../../../src/ttrpc/index.js';
@@ -29,7 +29,7 @@ beforeEach(async () => {
     Echo: bytesMethod((b, ctx) => (seen.push(ctx), b)),
     Empty: bytesMethod(() => new Uint8Array(0)),
     NotFound: bytesMethod(() => {
-      throw new TtrpcError(Code.NotFound, 'container not created: not found');
+      throw new StatusError(Code.NotFound, 'container not created: not found');
     }),
     Plain: bytesMethod(() => {
       throw new Error('boom');
@@ -98,7 +98,7 @@ describe('server answers per spec §2.7', () => {
     ['unknown method', { service: 'test.Echo', method: 'Nope' }, Code.Unimplemented, 'method Nope'],
     ['inherited property name as method', { service: 'test.Echo', method: 'constructor' }, Code.Unimplemented, 'method constructor'],
     ['undecodable payload', { service: 'test.Echo', method: 'Strict' }, Code.Internal, 'ttrpc: error unmarshalling payload: invalid wire type 7'],
-    ['handler TtrpcError', { service: 'test.Echo', method: 'NotFound' }, Code.NotFound, 'container not created: not found'],
+    ['handler StatusError', { service: 'test.Echo', method: 'NotFound' }, Code.NotFound, 'container not created: not found'],
     ['handler plain Error', { service: 'test.Echo', method: 'Plain' }, Code.Unknown, 'boom'],
     ['handler ENOENT', { service: 'test.Echo', method: 'Enoent' }, Code.NotFound, 'ENOENT: no such file'],
     ['reply over 4 MiB', { service: 'test.Echo', method: 'Huge' }, Code.ResourceExhausted, `message length ${MAX_MESSAGE + 5} exceed maximum message size of 4194304`],
@@ -192,7 +192,7 @@ describe('server answers per spec §2.7', () => {
     expect(server.connectionCount).toBe(1);
     await peer.close();
     await eventually(() => held[0]!.ctx.signal.aborted, 'the abort');
-    expect((held[0]!.ctx.signal.reason as TtrpcError).code).toBe(Code.Canceled);
+    expect((held[0]!.ctx.signal.reason as StatusError).code).toBe(Code.Canceled);
     await eventually(() => server.connectionCount === 0, 'the connection to be forgotten');
   });
 
