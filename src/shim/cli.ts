@@ -49,8 +49,14 @@ export async function main(argv: string[]): Promise<void> {
     case '':
       // Serve mode by hand (debugging): containerd itself always goes through `start`.
       if (!flags.socket) fail('serve mode needs -socket <path>');
-      return (await import('./serve.js')).serve(flags, { path: flags.socket });
+      return serveByHand(flags, flags.socket);
     default:
       fail(`unknown action ${JSON.stringify(flags.action)}`);
   }
+}
+
+async function serveByHand(flags: ShimFlags, path: string): Promise<void> {
+  const socket = await (await import('./socket-binding.js')).bindSocket(path, { replaceStale: false });
+  if (socket.kind === 'served-elsewhere') fail(`a daemon already serves ${path}`);
+  return (await import('./serve.js')).serve(flags, { socket });
 }

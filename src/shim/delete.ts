@@ -1,14 +1,12 @@
-import { lstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { lstatSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { containerd } from '../api/gen/proto.js';
 import { toTimestamp } from '../api/timestamp.js';
 import { unmountRecursive } from '../sys/index.js';
 import { RuntimeDriver } from '../runtime/runtime-driver.js';
 import { isNotExist } from '../runtime/runtime-errors.js';
-import type { ResolvedRuntime } from '../runtime/select.js';
-import { INIT_EXIT_FILE } from '../task/container.js';
+import { readAddressSync, readInitExitSync, readInitPidSync, readRuntimeFileSync } from '../task/bundle-files.js';
 import type { ShimFlags } from './flags.js';
-import { RUNTIME_FILE } from './runtime-binding.js';
 import { probeSocket } from './socket-address.js';
 
 /** Go's uint32(-1): what the reference shim reports when the init pid is unknown. */
@@ -16,32 +14,15 @@ const UNKNOWN_PID = 0xffffffff;
 /** The status the reference shim reports for a task it had to kill here (spec §7.1). */
 const KILLED_STATUS = 137;
 
-function readJson<T>(path: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-function readInitPid(bundle: string): number {
-  try {
-    const pid = Number.parseInt(readFileSync(join(bundle, 'init.pid'), 'utf8').trim(), 10);
-    return Number.isInteger(pid) && pid > 0 ? pid : UNKNOWN_PID;
-  } catch {
-    return UNKNOWN_PID;
-  }
-}
-
 /**
  * A daemon that was killed leaves its socket file behind. Remove it only if nothing listens on
  * it any more (connection refused): a group's daemon may still serve other tasks.
  */
 async function removeDeadSocket(bundle: string): Promise<void> {
-  let path: string;
+  const path = readAddressSync(bundle)?.replace(/^unix:\/\//, '');
+  if (!path?.startsWith('/')) return;
   try {
-    path = readFileSync(join(bundle, 'address'), 'utf8').trim().replace(/^unix:\/\//, '');
-    if (!path.startsWith('/') || !lstatSync(path).isSocket()) return;
+    if (!lstatSync(path).isSocket()) return;
   } catch {
     return;
   }
@@ -62,7 +43,7 @@ export async function deleteAction(flags: ShimFlags): Promise<void> {
   const bundle = flags.bundle || process.cwd();
   const warnings: string[] = [];
 
-  const saved = readJson<{ namespace: string; runtime: ResolvedRuntime }>(join(bundle, RUNTIME_FILE));
+  const saved = readRuntimeFileSync(bundle);
   if (saved) {
     try {
       const driver = new RuntimeDriver(saved.runtime, { namespace: saved.namespace || flags.namespace, bundle });
@@ -80,9 +61,9 @@ export async function deleteAction(flags: ShimFlags): Promise<void> {
   await removeDeadSocket(bundle);
 
   // The real exit status when the shim recorded one before dying; else what the reference reports.
-  const exit = readJson<{ status: number; exitedAt: string }>(join(bundle, INIT_EXIT_FILE));
+  const exit = readInitExitSync(bundle);
   const response = containerd.task.v2.DeleteResponse.encode({
-    pid: readInitPid(bundle),
+    pid: readInitPidSync(bundle) ?? UNKNOWN_PID,
     exitStatus: exit?.status ?? KILLED_STATUS,
     exitedAt: toTimestamp(exit ? new Date(exit.exitedAt) : new Date()),
   }).finish();

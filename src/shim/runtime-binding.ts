@@ -1,22 +1,14 @@
-import { writeFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { containerd, runtimeoptions } from '../api/gen/proto.js';
 import { anyTypeName, TypeUrls } from '../api/any.js';
 import { StatusError, Code } from '../errors/index.js';
 import { resolveConfigPath } from '../runtime/config-path.js';
 import { loadConfig, parseConfig, formatProblem, type ShimConfig } from '../runtime/config.js';
-import { selectRuntime, type ResolvedRuntime } from '../runtime/select.js';
+import { selectRuntime } from '../runtime/select.js';
 import { RuntimeDriver } from '../runtime/runtime-driver.js';
 import { isNotExist, isProcessAlreadyFinished } from '../runtime/runtime-errors.js';
+import { removeRuntimeFile, writeRuntimeFile } from '../task/bundle-files.js';
 import type { RuntimeBinding, RuntimeRequest } from '../task/service.js';
-
-/**
- * Where the chosen runtime is recorded, so the `delete` action can clean up after a dead shim.
- * Removed again once the daemon has deleted the container itself: the `delete` action that
- * containerd runs after every task then has no runtime process to spawn.
- */
-export const RUNTIME_FILE = 'tsshim-runtime.json';
 
 const errors = { isNotExist, isProcessAlreadyFinished };
 
@@ -57,21 +49,15 @@ export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string;
   const config = await configFor(decoded);
   const resolved = selectRuntime(config, { annotations: req.annotations, runcOptions: decoded.runc });
   const runtime = new RuntimeDriver(resolved, { namespace: ctx.namespace, bundle: req.bundle, logger: ctx.logger });
-  await persistRuntime(req.bundle, ctx.namespace, resolved);
+  // Recorded so the `delete` action can clean up after a dead shim; removed again once the daemon
+  // has deleted the container, so that `delete` has no runtime process to spawn.
+  await writeRuntimeFile(req.bundle, { namespace: ctx.namespace, runtime: resolved });
   return {
     runtime,
     errors,
     noPivot: decoded.runc?.noPivotRoot,
     noNewKeyring: decoded.runc?.noNewKeyring,
     criuWorkPath: decoded.runc?.criuWorkPath || undefined,
-    released: () => rm(join(req.bundle, RUNTIME_FILE), { force: true }),
+    released: () => removeRuntimeFile(req.bundle),
   };
 }
-
-async function persistRuntime(bundle: string, namespace: string, runtime: ResolvedRuntime): Promise<void> {
-  const path = join(bundle, RUNTIME_FILE);
-  await writeFile(`${path}.tmp`, JSON.stringify({ namespace, runtime }));
-  await rename(`${path}.tmp`, path);
-}
-
-export { errors as runtimeErrors };

@@ -1,4 +1,4 @@
-import { chmodSync, rmSync, unlinkSync, writeSync } from 'node:fs';
+import { rmSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { TtrpcServer } from '../ttrpc/index.js';
 import { Reaper, getPeerCred, mountAll, unmountRecursive } from '../sys/index.js';
@@ -6,24 +6,19 @@ import { EventPublisher } from '../events/publisher.js';
 import { ExitRouter } from '../task/exit-router.js';
 import { TaskEvents } from '../task/task-events.js';
 import { TaskService } from '../task/service.js';
+import { TASK_SERVICE_NAMES, taskMethods } from '../task/task-api-methods.js';
 import type { ShimFlags } from './flags.js';
 import { createLogger } from './logger.js';
 import { bindRuntime } from './runtime-binding.js';
-import { probeSocket } from './socket-address.js';
+import type { BoundSocket } from './socket-binding.js';
 
 export interface ServeOptions {
-  /** The unix socket to serve on. */
-  path: string;
-  /** Take over a socket file no daemon answers on (a crashed shim's), as `start` does. */
-  replaceStale?: boolean;
+  /** The socket to serve on, bound by the caller (bindSocket), so whether to serve is decided there. */
+  socket: BoundSocket;
   /** Called once calls are accepted. */
   onListening?: () => void;
-  /** Called when another daemon already serves this socket (a concurrent start of the same group). */
-  onGroupServedElsewhere?: () => void;
 }
 
-
-const TASK_SERVICES = ['containerd.task.v2.Task', 'containerd.task.v3.Task'];
 /** Bound on delivering the last events (e.g. /tasks/delete) before the daemon exits. */
 const EVENT_FLUSH_MS = 5_000;
 const CALL_GRACE_MS = 2_000;
@@ -75,7 +70,7 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
   });
 
   let stopping = false;
-  const socketPath = opts.path;
+  const socketPath = opts.socket.path;
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
@@ -99,24 +94,13 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     // Let the Shutdown reply go out before the server closes.
     shutdown: () => setImmediate(() => void stop('Shutdown')),
   });
-  const definition = service.definition();
-  for (const name of TASK_SERVICES) server.register(name, definition);
+  const methods = taskMethods(service);
+  for (const name of TASK_SERVICE_NAMES) server.register(name, methods);
 
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
-  try {
-    await server.listen({ path: socketPath });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !opts.replaceStale) throw err;
-    if ((await probeSocket(socketPath, 100)) === 'accepting') {
-      opts.onGroupServedElsewhere?.();
-      return;
-    }
-    unlinkSync(socketPath);
-    await server.listen({ path: socketPath });
-  }
-  chmodSync(socketPath, 0o600);
+  server.adopt(opts.socket.listener, opts.socket.handOver());
   opts.onListening?.();
   logger.info({ id: flags.id, pid: process.pid, node: process.version, bootMs: Math.round(process.uptime() * 1000) }, 'shim serving');
 }

@@ -1,7 +1,9 @@
-import { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
-import { groupKey, probeSocket, socketDir, socketPath } from './socket-address.js';
+import { writeAddressSync } from '../task/bundle-files.js';
+import { groupKey, socketDir, socketPath } from './socket-address.js';
+import { bindSocket } from './socket-binding.js';
 
 /** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
 export const READY_FD_ENV = 'TSSHIM_READY_FD';
@@ -15,13 +17,6 @@ function readAnnotations(bundle: string): Record<string, string> | undefined {
     // No readable spec (a hand-run start): the task id alone is the group.
     return undefined;
   }
-}
-
-/** containerd 1.6/1.7 read <bundle>/address to reconnect after a restart; it must hold exactly the address. */
-function writeAddressFile(bundle: string, address: string): void {
-  const path = join(bundle, 'address');
-  writeFileSync(`${path}.tmp`, address, { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
 }
 
 /** The daemon gets containerd's OOM score + 1, so the kernel prefers it over containerd (reference shim). */
@@ -39,7 +34,8 @@ function followOomScore(containerdPid: string | undefined): void {
  * The `start` action. The launcher has already put this process in its own session with its
  * output on the log FIFO; it becomes the task's (or group's) serving daemon and reports the
  * address on the ready pipe once it accepts calls. If a daemon already serves the group, it
- * reports that one's address and exits.
+ * reports that one's address and exits: the only place, with the failure below, where `start`
+ * ends the process.
  */
 export async function start(flags: ShimFlags): Promise<void> {
   const readyFd = Number.parseInt(process.env[READY_FD_ENV] ?? '', 10);
@@ -64,24 +60,19 @@ export async function start(flags: ShimFlags): Promise<void> {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const path = socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle)));
     const address = `unix://${path}`;
-    if ((await probeSocket(path, 100)) === 'accepting') {
-      writeAddressFile(bundle, address);
+    const socket = await bindSocket(path, { replaceStale: true });
+    if (socket.kind === 'served-elsewhere') {
+      writeAddressSync(bundle, address);
       report(address);
       process.exit(0);
     }
     const { serve } = await import('./serve.js');
     await serve(flags, {
-      path,
-      replaceStale: true,
+      socket,
       onListening: () => {
-        writeAddressFile(bundle, address);
+        writeAddressSync(bundle, address);
         followOomScore(containerdPid);
         report(address);
-      },
-      onGroupServedElsewhere: () => {
-        writeAddressFile(bundle, address);
-        report(address);
-        process.exit(0);
       },
     });
   } catch (err) {

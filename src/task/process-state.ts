@@ -1,15 +1,47 @@
-import { StatusError, Code } from '../errors/index.js';
+import { Code, errdefs } from '../errors/index.js';
 import { containerd } from '../api/gen/proto.js';
 
 /**
- * Process states and the operations each allows, as explicit tables, after the reference shim's
- * one-type-per-state machines (spec §3.4). Every check in the task layer goes through here, so the
- * legal transitions and the exact error texts containerd users see live in one place.
+ * Process states, the moves between them and the operations each allows, as explicit tables,
+ * after the reference shim's one-type-per-state machines (spec §3.4). The in-flight phases of an
+ * operation that spans a runtime call are states too: a reader of `status` always knows what is
+ * under way. Every check in the task layer goes through here, so the legal transitions and the
+ * exact error texts containerd users see live in one place.
+ *
+ * - `starting`: `runc start` / `runc exec` / `runc restore` is in flight; an exit reaped now is
+ *   held until the start has been announced (spec §4.3: start before exit).
+ * - `exiting`: the process has been reaped, its exit is not reported yet (an init waits for its
+ *   execs' exits, the persisted status and the OOM watch).
  */
-export type ProcessStatus = 'created' | 'running' | 'pausing' | 'paused' | 'stopped' | 'deleted';
+export type ProcessStatus = 'created' | 'starting' | 'running' | 'pausing' | 'paused' | 'exiting' | 'stopped' | 'deleted';
 
 export type InitOp = 'start' | 'delete' | 'kill' | 'pause' | 'resume' | 'update' | 'checkpoint' | 'exec' | 'resize';
 export type ExecOp = 'start' | 'delete' | 'kill' | 'resize';
+
+export type TransitionTable = Readonly<Record<ProcessStatus, readonly ProcessStatus[]>>;
+
+export const INIT_TRANSITIONS: TransitionTable = {
+  created: ['starting', 'exiting', 'deleted'],
+  // back to created when the start fails: Start may be tried again (a failed restore)
+  starting: ['running', 'created'],
+  running: ['pausing', 'exiting'],
+  pausing: ['paused', 'running', 'exiting'],
+  paused: ['running', 'exiting'],
+  exiting: ['stopped'],
+  stopped: ['deleted'],
+  deleted: [],
+};
+
+export const EXEC_TRANSITIONS: TransitionTable = {
+  created: ['starting', 'deleted'],
+  starting: ['running', 'created'],
+  running: ['exiting'],
+  pausing: [],
+  paused: [],
+  exiting: ['stopped'],
+  stopped: ['deleted'],
+  deleted: [],
+};
 
 type Rule = null | [Code, string];
 const ok: Rule = null;
@@ -18,6 +50,14 @@ const unknown = (message: string): Rule => [Code.Unknown, message];
 const INIT_RULES: Record<ProcessStatus, Record<InitOp, Rule>> = {
   created: {
     start: ok, delete: ok, kill: ok, update: ok, exec: ok, resize: ok,
+    pause: unknown('cannot pause task in created state'),
+    resume: unknown('cannot resume task in created state'),
+    checkpoint: unknown('cannot checkpoint a task in created state'),
+  },
+  starting: {
+    kill: ok, update: ok, exec: ok, resize: ok,
+    start: unknown('cannot start a running process'),
+    delete: unknown('cannot delete a running process'),
     pause: unknown('cannot pause task in created state'),
     resume: unknown('cannot resume task in created state'),
     checkpoint: unknown('cannot checkpoint a task in created state'),
@@ -44,6 +84,16 @@ const INIT_RULES: Record<ProcessStatus, Record<InitOp, Rule>> = {
     pause: unknown('cannot pause a paused container'),
     exec: unknown('cannot exec in a paused state'),
   },
+  // Until its exit is reported the init is listed as running, as in the reference shim; what
+  // needs a live process is refused.
+  exiting: {
+    kill: ok, update: ok, exec: ok, resize: ok,
+    start: unknown('cannot start a running process'),
+    delete: unknown('cannot delete a running process'),
+    resume: unknown('cannot resume a running process'),
+    pause: unknown('cannot pause a stopped container'),
+    checkpoint: unknown('cannot checkpoint a stopped container'),
+  },
   stopped: {
     delete: ok, kill: ok,
     start: unknown('cannot start a stopped process'),
@@ -56,8 +106,8 @@ const INIT_RULES: Record<ProcessStatus, Record<InitOp, Rule>> = {
   },
   deleted: {
     start: unknown('cannot start a deleted process'),
-    delete: [Code.NotFound, 'container not created: not found'],
-    kill: [Code.NotFound, 'cannot kill a deleted process: not found'],
+    delete: [Code.NotFound, 'container not created'],
+    kill: [Code.NotFound, 'cannot kill a deleted process'],
     pause: unknown('cannot pause a deleted process'),
     resume: unknown('cannot resume a deleted process'),
     update: unknown('cannot update a deleted process'),
@@ -67,27 +117,36 @@ const INIT_RULES: Record<ProcessStatus, Record<InitOp, Rule>> = {
   },
 };
 
+const notStarted: Record<ExecOp, Rule> = {
+  start: ok, delete: ok, resize: ok, kill: [Code.FailedPrecondition, 'process not created'],
+};
+const live: Record<ExecOp, Rule> = {
+  kill: ok, resize: ok, start: unknown('cannot start a running process'), delete: unknown('cannot delete a running process'),
+};
+
 const EXEC_RULES: Record<ProcessStatus, Record<ExecOp, Rule>> = {
-  created: { start: ok, delete: ok, resize: ok, kill: [Code.FailedPrecondition, 'process not created: failed precondition'] },
-  running: { kill: ok, resize: ok, start: unknown('cannot start a running process'), delete: unknown('cannot delete a running process') },
-  pausing: { kill: ok, resize: ok, start: unknown('cannot start a running process'), delete: unknown('cannot delete a running process') },
-  paused: { kill: ok, resize: ok, start: unknown('cannot start a running process'), delete: unknown('cannot delete a running process') },
+  created: notStarted,
+  starting: { ...notStarted, start: unknown('cannot start a running process'), delete: unknown('cannot delete a running process') },
+  running: live,
+  pausing: live,
+  paused: live,
+  exiting: live,
   stopped: {
     delete: ok,
     start: unknown('cannot start a stopped process'),
-    kill: [Code.NotFound, 'process already finished: not found'],
+    kill: [Code.NotFound, 'process already finished'],
     resize: unknown('cannot resize a stopped container'),
   },
   deleted: {
     start: unknown('cannot start a deleted process'),
     delete: unknown('cannot delete a deleted process'),
-    kill: [Code.NotFound, 'process already finished: not found'],
+    kill: [Code.NotFound, 'process already finished'],
     resize: unknown('cannot resize a deleted process'),
   },
 };
 
 function enforce(rule: Rule): void {
-  if (rule) throw new StatusError(rule[0], rule[1]);
+  if (rule) throw errdefs(rule[0], rule[1]);
 }
 
 export function checkInitOp(status: ProcessStatus, op: InitOp): void {
@@ -100,10 +159,15 @@ export function checkExecOp(status: ProcessStatus, op: ExecOp): void {
 
 const Status = containerd.v1.types.Status;
 
+/** The API has no in-flight statuses: each in-flight phase reports the status it leaves. */
 export function toApiStatus(status: ProcessStatus): containerd.v1.types.Status {
   switch (status) {
-    case 'created': return Status.CREATED;
-    case 'running': return Status.RUNNING;
+    case 'created':
+    case 'starting':
+      return Status.CREATED;
+    case 'running':
+    case 'exiting':
+      return Status.RUNNING;
     case 'pausing': return Status.PAUSING;
     case 'paused': return Status.PAUSED;
     case 'stopped': return Status.STOPPED;

@@ -1,8 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { type ServiceDef, type MethodDef } from '../ttrpc/index.js';
-import { StatusError, Code } from '../errors/index.js';
+import { StatusError, Code, errdefs, errorText, wrapUnknown } from '../errors/index.js';
 import { containerd, google } from '../api/gen/proto.js';
 import { toTimestamp, ZERO_TIME } from '../api/timestamp.js';
 import { TypeUrls, anyTypeName } from '../api/any.js';
@@ -12,8 +11,6 @@ import { checkExecOp, checkInitOp, toApiStatus } from './process-state.js';
 import type { ProcessRecord } from './process.js';
 import { TaskEvents } from './task-events.js';
 import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
-
-const T = containerd.task.v2;
 
 export interface RuntimeRequest {
   id: string;
@@ -44,8 +41,6 @@ export interface TaskServiceDeps {
   bindRuntime(req: RuntimeRequest): Promise<RuntimeBinding>;
   mountRootfs(mounts: containerd.types.IMount[], rootfs: string): void;
   unmountRootfs(rootfs: string): void;
-  /** Called after each init Delete and on Shutdown; the shim exits when it says so. */
-  onIdleChange?(idle: boolean): void;
   shutdown(): void;
 }
 
@@ -72,14 +67,14 @@ export class TaskService {
 
   private container(id: string): Container {
     const c = this.containers.get(id);
-    if (!c) throw new StatusError(Code.NotFound, 'container not created: not found');
+    if (!c) throw errdefs(Code.NotFound, 'container not created');
     return c;
   }
 
   async create(req: containerd.task.v2.CreateTaskRequest): Promise<containerd.task.v2.ICreateTaskResponse> {
     const { id, bundle } = req;
-    if (!id) throw new StatusError(Code.InvalidArgument, 'container id must not be empty: invalid argument');
-    if (this.containers.has(id) || this.creating.has(id)) throw new StatusError(Code.AlreadyExists, `container ${id}: already exists`);
+    if (!id) throw errdefs(Code.InvalidArgument, 'container id must not be empty');
+    if (this.containers.has(id) || this.creating.has(id)) throw errdefs(Code.AlreadyExists, `container ${id}`);
     this.creating.add(id);
     const log = this.deps.logger.child({ id });
     let mounted = false;
@@ -92,7 +87,7 @@ export class TaskService {
         try {
           this.deps.mountRootfs(req.rootfs, rootfs);
         } catch (err) {
-          throw new StatusError(Code.Unknown, `failed to mount rootfs component: ${(err as Error).message}`, { cause: err });
+          throw new StatusError(Code.Unknown, `failed to mount rootfs component: ${errorText(err)}`, { cause: err });
         }
         mounted = true;
       }
@@ -120,8 +115,7 @@ export class TaskService {
           },
         );
       } catch (err) {
-        if (err instanceof StatusError && err.code !== Code.Unknown) throw err;
-        throw new StatusError(Code.Unknown, `OCI runtime create failed: ${(err as Error).message}`, { cause: err });
+        throw wrapUnknown('OCI runtime create failed', err);
       }
       this.containers.set(id, container);
       this.deps.events.taskCreate({
@@ -155,7 +149,6 @@ export class TaskService {
     const p = req.execId ? await c.deleteExec(req.execId) : await c.deleteInit();
     if (!req.execId) {
       this.containers.delete(req.id);
-      this.deps.onIdleChange?.(this.containerCount === 0);
     }
     return deleteResponse(p);
   }
@@ -201,8 +194,8 @@ export class TaskService {
 
   exec(req: containerd.task.v2.ExecProcessRequest): void {
     const c = this.container(req.id);
-    if (!req.execId) throw new StatusError(Code.InvalidArgument, 'exec id must not be empty: invalid argument');
-    if (!req.spec?.value) throw new StatusError(Code.InvalidArgument, 'exec process spec is missing: invalid argument');
+    if (!req.execId) throw errdefs(Code.InvalidArgument, 'exec id must not be empty');
+    if (!req.spec?.value) throw errdefs(Code.InvalidArgument, 'exec process spec is missing');
     let processJson: string;
     try {
       const spec = JSON.parse(Buffer.from(req.spec.value).toString('utf8')) as Record<string, unknown>;
@@ -210,7 +203,7 @@ export class TaskService {
       spec.terminal = req.terminal;
       processJson = JSON.stringify(spec);
     } catch (err) {
-      throw new StatusError(Code.InvalidArgument, `exec process spec is not valid JSON: ${(err as Error).message}`, { cause: err });
+      throw new StatusError(Code.InvalidArgument, `exec process spec is not valid JSON: ${errorText(err)}`, { cause: err });
     }
     c.addExec(req.execId, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal }, processJson);
   }
@@ -229,10 +222,10 @@ export class TaskService {
 
   async update(req: containerd.task.v2.UpdateTaskRequest): Promise<void> {
     const c = this.container(req.id);
-    if (!req.resources?.value) throw new StatusError(Code.InvalidArgument, 'update resources are missing: invalid argument');
+    if (!req.resources?.value) throw errdefs(Code.InvalidArgument, 'update resources are missing');
     const name = anyTypeName(req.resources);
     if (name !== anyTypeName({ typeUrl: TypeUrls.OciLinuxResources })) {
-      throw new StatusError(Code.InvalidArgument, `unexpected resources type ${req.resources.typeUrl}: invalid argument`);
+      throw errdefs(Code.InvalidArgument, `unexpected resources type ${req.resources.typeUrl}`);
     }
     await c.update(Buffer.from(req.resources.value).toString('utf8'));
   }
@@ -273,51 +266,17 @@ export class TaskService {
     if (this.containerCount > 0) return;
     this.deps.shutdown();
   }
-
-  /** The ttrpc method table, shared by the v2 and v3 service names (identical messages). */
-  definition(): ServiceDef {
-    const empty = (): Uint8Array => new Uint8Array(0);
-    const m = <Req, Res>(
-      type: { decode(b: Uint8Array): Req },
-      enc: ((r: Res) => Uint8Array) | null,
-      handler: (req: Req, signal: AbortSignal) => Promise<Res> | Res,
-    ): MethodDef<Req, Res> => ({
-      decode: (b) => type.decode(b),
-      encode: enc ?? (empty as unknown as (r: Res) => Uint8Array),
-      handler: (req, ctx) => handler(req, ctx.signal),
-    });
-    const enc = <Res>(type: { encode(r: Res): { finish(): Uint8Array } }) => (r: Res) => type.encode(r).finish();
-    return {
-      State: m(T.StateRequest, enc(T.StateResponse), (r) => this.state(r)),
-      Create: m(T.CreateTaskRequest, enc(T.CreateTaskResponse), (r) => this.create(r)),
-      Start: m(T.StartRequest, enc(T.StartResponse), (r) => this.start(r)),
-      Delete: m(T.DeleteRequest, enc(T.DeleteResponse), (r) => this.delete(r)),
-      Pids: m(T.PidsRequest, enc(T.PidsResponse), (r) => this.pids(r)),
-      Pause: m(T.PauseRequest, null, (r) => this.pause(r)),
-      Resume: m(T.ResumeRequest, null, (r) => this.resume(r)),
-      Checkpoint: m(T.CheckpointTaskRequest, null, (r) => this.checkpoint(r)),
-      Kill: m(T.KillRequest, null, (r) => this.kill(r)),
-      Exec: m(T.ExecProcessRequest, null, (r) => this.exec(r)),
-      ResizePty: m(T.ResizePtyRequest, null, (r) => this.resizePty(r)),
-      CloseIO: m(T.CloseIORequest, null, (r) => this.closeIO(r)),
-      Update: m(T.UpdateTaskRequest, null, (r) => this.update(r)),
-      Wait: m(T.WaitRequest, enc(T.WaitResponse), (r, s) => this.wait(r, s)),
-      Stats: m(T.StatsRequest, enc(T.StatsResponse), (r) => this.stats(r)),
-      Connect: m(T.ConnectRequest, enc(T.ConnectResponse), (r) => this.connect(r)),
-      Shutdown: m(T.ShutdownRequest, null, () => this.shutdown()),
-    };
-  }
 }
 
 function decodeCheckpointOptions(any: google.protobuf.IAny | null | undefined): containerd.runc.v1.CheckpointOptions {
   if (!any?.typeUrl) return containerd.runc.v1.CheckpointOptions.create();
   if (anyTypeName(any) !== TypeUrls.CheckpointOptions) {
-    throw new StatusError(Code.InvalidArgument, `unexpected checkpoint options type ${any.typeUrl}: invalid argument`);
+    throw errdefs(Code.InvalidArgument, `unexpected checkpoint options type ${any.typeUrl}`);
   }
   try {
     return containerd.runc.v1.CheckpointOptions.decode(any.value ?? new Uint8Array(0));
   } catch (err) {
-    throw new StatusError(Code.InvalidArgument, `cannot decode checkpoint options: ${(err as Error).message}`, { cause: err });
+    throw new StatusError(Code.InvalidArgument, `cannot decode checkpoint options: ${errorText(err)}`, { cause: err });
   }
 }
 
@@ -331,19 +290,19 @@ async function readSpec(bundle: string): Promise<OciSpec> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new StatusError(Code.InvalidArgument, `cannot read OCI spec ${path}: ${(err as Error).message}`, { cause: err });
+    throw new StatusError(Code.InvalidArgument, `cannot read OCI spec ${path}: ${errorText(err)}`, { cause: err });
   }
   try {
     return JSON.parse(text) as OciSpec;
   } catch (err) {
-    throw new StatusError(Code.InvalidArgument, `OCI spec ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new StatusError(Code.InvalidArgument, `OCI spec ${path} is not valid JSON: ${errorText(err)}`, { cause: err });
   }
 }
 
 function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new StatusError(Code.DeadlineExceeded, 'wait: context deadline exceeded'));
+  if (signal.aborted) return Promise.reject(errdefs(Code.DeadlineExceeded, 'wait'));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new StatusError(Code.DeadlineExceeded, 'wait: context deadline exceeded'));
+    const onAbort = () => reject(errdefs(Code.DeadlineExceeded, 'wait'));
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(
       (v) => { signal.removeEventListener('abort', onAbort); resolve(v); },

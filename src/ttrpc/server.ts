@@ -60,6 +60,19 @@ export class TtrpcServer {
   }
 
   /**
+   * Serves on a listener that is already bound (and listening), together with the connections it
+   * accepted before the server was ready; their unread bytes are read now.
+   */
+  adopt(listener: net.Server, accepted: readonly net.Socket[] = []): void {
+    if (this.#listener) throw new Error('ttrpc: server is already listening');
+    if (this.#shuttingDown) throw new Error('ttrpc: server closed');
+    this.#listener = listener;
+    listener.on('connection', (socket) => this.#accept(socket));
+    listener.on('error', (err) => this.#onError(err));
+    for (const socket of accepted) this.#accept(socket);
+  }
+
+  /**
    * Stops accepting, lets running calls answer (new requests get Unavailable), closes each
    * connection once it is idle, and destroys whatever is left after graceMs.
    */

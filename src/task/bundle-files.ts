@@ -1,0 +1,118 @@
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ResolvedRuntime } from '../runtime/select.js';
+
+/**
+ * Everything tsshim keeps in a task's bundle directory, by name. Nothing else in the shim builds
+ * one of these paths: the daemon writes them, the `start` and `delete` actions read them, and a
+ * shim that died leaves them for `delete` to report from.
+ *
+ * | file                  | written by                   | read by                              |
+ * | --------------------- | ---------------------------- | ------------------------------------ |
+ * | `address`             | `start`                      | containerd 1.6/1.7 reconnect, delete |
+ * | `init.pid`            | the runtime (`--pid-file`)   | the daemon at create, `delete`       |
+ * | `<exec-id>.pid`       | the runtime (`--pid-file`)   | the daemon at exec start             |
+ * | `init.exit.json`      | the daemon, before the exit is reported | `delete` after a shim crash |
+ * | `tsshim-runtime.json` | the daemon at create, removed at delete | `delete` after a shim crash |
+ */
+export const BUNDLE_FILES = {
+  address: 'address',
+  initPid: 'init.pid',
+  initExit: 'init.exit.json',
+  runtime: 'tsshim-runtime.json',
+} as const;
+
+export const initPidPath = (bundle: string): string => join(bundle, BUNDLE_FILES.initPid);
+export const execPidPath = (bundle: string, execId: string): string => join(bundle, `${execId}.pid`);
+
+/** The exit status of the init, kept so that `delete` after a shim crash reports the real one. */
+export interface InitExitFile {
+  pid: number;
+  status: number;
+  /** ISO 8601. */
+  exitedAt: string;
+}
+
+/** The chosen runtime, kept so that `delete` after a shim crash can have it delete the container. */
+export interface RuntimeFile {
+  namespace: string;
+  runtime: ResolvedRuntime;
+}
+
+// Written to a temporary name and renamed, so a reader never sees half a file.
+async function writeAtomic(path: string, data: string, mode = 0o600): Promise<void> {
+  await writeFile(`${path}.tmp`, data, { mode });
+  await rename(`${path}.tmp`, path);
+}
+
+function writeAtomicSync(path: string, data: string, mode = 0o600): void {
+  writeFileSync(`${path}.tmp`, data, { mode });
+  renameSync(`${path}.tmp`, path);
+}
+
+function readJsonSync<T>(path: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function parsePid(text: string): number | undefined {
+  const pid = Number.parseInt(text.trim(), 10);
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/** A pid file the runtime wrote; a missing or malformed one is an error. */
+export async function readPidFile(path: string): Promise<number> {
+  const text = await readFile(path, 'utf8');
+  const pid = parsePid(text);
+  if (pid === undefined) throw new Error(`invalid pid ${JSON.stringify(text)} in ${path}`);
+  return pid;
+}
+
+export function readInitPidSync(bundle: string): number | undefined {
+  try {
+    return parsePid(readFileSync(initPidPath(bundle), 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export function removeExecPidFile(bundle: string, execId: string): Promise<void> {
+  return rm(execPidPath(bundle, execId), { force: true });
+}
+
+export function writeInitExit(bundle: string, exit: InitExitFile): Promise<void> {
+  return writeAtomic(join(bundle, BUNDLE_FILES.initExit), JSON.stringify(exit));
+}
+
+export function readInitExitSync(bundle: string): InitExitFile | undefined {
+  return readJsonSync<InitExitFile>(join(bundle, BUNDLE_FILES.initExit));
+}
+
+export function writeRuntimeFile(bundle: string, record: RuntimeFile): Promise<void> {
+  return writeAtomic(join(bundle, BUNDLE_FILES.runtime), JSON.stringify(record));
+}
+
+export function readRuntimeFileSync(bundle: string): RuntimeFile | undefined {
+  return readJsonSync<RuntimeFile>(join(bundle, BUNDLE_FILES.runtime));
+}
+
+export function removeRuntimeFile(bundle: string): Promise<void> {
+  return rm(join(bundle, BUNDLE_FILES.runtime), { force: true });
+}
+
+/** containerd 1.6/1.7 read <bundle>/address to reconnect after a restart; it holds exactly the address. */
+export function writeAddressSync(bundle: string, address: string): void {
+  writeAtomicSync(join(bundle, BUNDLE_FILES.address), address);
+}
+
+export function readAddressSync(bundle: string): string | undefined {
+  try {
+    return readFileSync(join(bundle, BUNDLE_FILES.address), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
