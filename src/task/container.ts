@@ -50,6 +50,8 @@ export class Container {
   readonly init: InitProcess;
   readonly execs = new Map<string, ExecProcess>();
   private cgroup: CgroupWatch = { cgroup: undefined, oom: undefined };
+  /** The outcome of the init Delete while it is `deleting`: a concurrent Delete waits for it. */
+  private deletion: Promise<ProcessRecord> | undefined;
 
   private constructor(
     readonly id: string,
@@ -127,7 +129,9 @@ export class Container {
     try {
       await p.spawn((exit) => this.onReaped(p, exit));
     } catch (err) {
+      // The exec stays created, as in the reference shim; an init exit it held back is due now.
       p.transition('created');
+      this.reportInitExitWhenDue(true);
       throw err;
     }
     p.transition('running');
@@ -138,7 +142,13 @@ export class Container {
 
   /** Whether an exec may start: the init has not exited, even if its exit is not reported yet. */
   private initRunning(): boolean {
-    return !this.init.reaped && !this.init.exit && this.init.status !== 'exiting' && this.init.status !== 'stopped';
+    if (this.init.reaped) return false;
+    switch (this.init.status) {
+      case 'created': case 'starting': case 'running': case 'pausing': case 'paused': case 'resuming':
+        return true;
+      default:
+        return false;
+    }
   }
 
   /** The start is announced (or failed): an exit reaped meanwhile is handled now. */
@@ -182,18 +192,24 @@ export class Container {
       if (p.status === 'pausing') p.transition('running');
       throw wrapUnknown('OCI runtime pause failed', err);
     }
-    if (p.status === 'pausing') p.transition('paused');
+    // An exit during the call has moved the init on: no /tasks/paused after its exit.
+    if (p.status !== 'pausing') return;
+    p.transition('paused');
     this.deps.events.paused(this.id);
   }
 
   async resume(): Promise<void> {
-    checkInitOp(this.init.status, 'resume');
+    const p = this.init;
+    checkInitOp(p.status, 'resume');
+    p.transition('resuming');
     try {
       await this.deps.runtime.resume(this.id);
     } catch (err) {
+      if (p.status === 'resuming') p.transition('paused');
       throw wrapUnknown('OCI runtime resume failed', err);
     }
-    if (this.init.status === 'paused') this.init.transition('running');
+    if (p.status !== 'resuming') return;
+    p.transition('running');
     this.deps.events.resumed(this.id);
   }
 
@@ -207,7 +223,7 @@ export class Container {
   }
 
   async pids(): Promise<Array<{ pid: number; execId?: string }>> {
-    if (this.init.status === 'stopped' || this.init.status === 'deleted') return [];
+    if (this.init.status === 'stopped' || this.init.status === 'deleting' || this.init.status === 'deleted') return [];
     let pids: number[];
     try {
       pids = await this.deps.runtime.ps(this.id);
@@ -224,26 +240,50 @@ export class Container {
     this.process(execId).io?.closeStdin();
   }
 
-  /** Deletes an exec; returns its record. */
+  /** Deletes an exec; returns its record. A concurrent Delete finds it gone, as once it is. */
   async deleteExec(execId: string): Promise<ProcessRecord> {
     const p = this.exec(execId);
+    if (p.status === 'deleting') throw errdefs(Code.NotFound, `process does not exist ${execId}`);
     checkExecOp(p.status, 'delete');
+    p.transition('deleting');
     await p.release(IO_DRAIN_MS);
     p.transition('deleted');
     this.execs.delete(execId);
     return p;
   }
 
-  /** Deletes the container (init Delete); the caller drops it from the service afterwards. */
+  /**
+   * Deletes the container (init Delete); the caller drops it from the service afterwards. A
+   * Delete while one is in flight waits for it, then answers as for a deleted task (or with the
+   * same failure): only one `runc delete` and one /tasks/delete, ever.
+   */
   async deleteInit(): Promise<ProcessRecord> {
+    if (this.deletion) {
+      await this.deletion;
+      throw errdefs(Code.NotFound, 'container not created');
+    }
+    checkInitOp(this.init.status, 'delete');
+    this.deletion = this.runDelete().finally(() => {
+      this.deletion = undefined;
+    });
+    return this.deletion;
+  }
+
+  private async runDelete(): Promise<ProcessRecord> {
     const p = this.init;
-    checkInitOp(p.status, 'delete');
-    const neverStarted = p.status === 'created';
-    if (p.io && !neverStarted) await p.io.drained(IO_DRAIN_MS);
-    // Deleting a created container kills the runtime's init helper; like the reference shim we
-    // owe containerd no exit for it (it would otherwise be published after /tasks/delete).
-    if (neverStarted) this.deps.router.release(p.pid);
-    await p.deleteContainer(neverStarted);
+    const from = p.status;
+    const neverStarted = from === 'created';
+    p.transition('deleting');
+    try {
+      if (p.io && !neverStarted) await p.io.drained(IO_DRAIN_MS);
+      // Deleting a created container kills the runtime's init helper; like the reference shim we
+      // owe containerd no exit for it (it would otherwise be published after /tasks/delete).
+      if (neverStarted) this.deps.router.release(p.pid);
+      await p.deleteContainer(neverStarted);
+    } catch (err) {
+      p.transition(from);
+      throw err;
+    }
     this.cgroup.oom?.close();
     p.io?.close();
     for (const e of this.execs.values()) e.io?.close();

@@ -10,42 +10,64 @@ import { containerd } from '../api/gen/proto.js';
  *
  * - `starting`: `runc start` / `runc exec` / `runc restore` is in flight; an exit reaped now is
  *   held until the start has been announced (spec §4.3: start before exit).
+ * - `pausing`, `resuming`: `runc pause` / `runc resume` is in flight; an exit meanwhile wins, and
+ *   the event of the pause or resume is not published after it.
  * - `exiting`: the process has been reaped, its exit is not reported yet (an init waits for its
  *   execs' exits, the persisted status and the OOM watch).
+ * - `deleting`: Delete is in flight (output drain, `runc delete`); a second Delete waits for it,
+ *   Kill and everything else answer as for a deleted process.
  */
-export type ProcessStatus = 'created' | 'starting' | 'running' | 'pausing' | 'paused' | 'exiting' | 'stopped' | 'deleted';
+export type ProcessStatus =
+  | 'created' | 'starting' | 'running' | 'pausing' | 'paused' | 'resuming' | 'exiting' | 'stopped' | 'deleting' | 'deleted';
 
 export type InitOp = 'start' | 'delete' | 'kill' | 'pause' | 'resume' | 'update' | 'checkpoint' | 'exec' | 'resize';
 export type ExecOp = 'start' | 'delete' | 'kill' | 'resize';
 
 export type TransitionTable = Readonly<Record<ProcessStatus, readonly ProcessStatus[]>>;
 
+// A failed in-flight phase returns to the state it left: Start may be tried again (a failed
+// restore), a failed Pause leaves the task running, a failed Delete leaves it for another Delete.
 export const INIT_TRANSITIONS: TransitionTable = {
-  created: ['starting', 'exiting', 'deleted'],
-  // back to created when the start fails: Start may be tried again (a failed restore)
+  created: ['starting', 'exiting', 'deleting'],
   starting: ['running', 'created'],
   running: ['pausing', 'exiting'],
   pausing: ['paused', 'running', 'exiting'],
-  paused: ['running', 'exiting'],
+  paused: ['resuming', 'exiting'],
+  resuming: ['running', 'paused', 'exiting'],
   exiting: ['stopped'],
-  stopped: ['deleted'],
+  stopped: ['deleting'],
+  deleting: ['deleted', 'stopped', 'created'],
   deleted: [],
 };
 
 export const EXEC_TRANSITIONS: TransitionTable = {
-  created: ['starting', 'deleted'],
+  created: ['starting', 'deleting'],
   starting: ['running', 'created'],
   running: ['exiting'],
   pausing: [],
   paused: [],
+  resuming: [],
   exiting: ['stopped'],
-  stopped: ['deleted'],
+  stopped: ['deleting'],
+  deleting: ['deleted', 'stopped', 'created'],
   deleted: [],
 };
 
 type Rule = null | [Code, string];
 const ok: Rule = null;
 const unknown = (message: string): Rule => [Code.Unknown, message];
+
+const initDeleted: Record<InitOp, Rule> = {
+  start: unknown('cannot start a deleted process'),
+  delete: [Code.NotFound, 'container not created'],
+  kill: [Code.NotFound, 'cannot kill a deleted process'],
+  pause: unknown('cannot pause a deleted process'),
+  resume: unknown('cannot resume a deleted process'),
+  update: unknown('cannot update a deleted process'),
+  checkpoint: unknown('cannot checkpoint a deleted process'),
+  exec: unknown('cannot exec in a deleted state'),
+  resize: unknown('cannot resize a deleted process'),
+};
 
 const INIT_RULES: Record<ProcessStatus, Record<InitOp, Rule>> = {
   created: {
@@ -84,6 +106,15 @@ const INIT_RULES: Record<ProcessStatus, Record<InitOp, Rule>> = {
     pause: unknown('cannot pause a paused container'),
     exec: unknown('cannot exec in a paused state'),
   },
+  resuming: {
+    kill: ok, update: ok, resize: ok,
+    start: unknown('cannot start a paused process'),
+    delete: unknown('cannot delete a paused process'),
+    pause: unknown('cannot pause a resuming container'),
+    resume: unknown('cannot resume a resuming container'),
+    checkpoint: unknown('cannot checkpoint a resuming container'),
+    exec: unknown('cannot exec in a resuming state'),
+  },
   // Until its exit is reported the init is listed as running, as in the reference shim; what
   // needs a live process is refused.
   exiting: {
@@ -104,17 +135,8 @@ const INIT_RULES: Record<ProcessStatus, Record<InitOp, Rule>> = {
     exec: unknown('cannot exec in a stopped state'),
     resize: unknown('cannot resize a stopped container'),
   },
-  deleted: {
-    start: unknown('cannot start a deleted process'),
-    delete: [Code.NotFound, 'container not created'],
-    kill: [Code.NotFound, 'cannot kill a deleted process'],
-    pause: unknown('cannot pause a deleted process'),
-    resume: unknown('cannot resume a deleted process'),
-    update: unknown('cannot update a deleted process'),
-    checkpoint: unknown('cannot checkpoint a deleted process'),
-    exec: unknown('cannot exec in a deleted state'),
-    resize: unknown('cannot resize a deleted process'),
-  },
+  deleting: initDeleted,
+  deleted: initDeleted,
 };
 
 const notStarted: Record<ExecOp, Rule> = {
@@ -124,12 +146,20 @@ const live: Record<ExecOp, Rule> = {
   kill: ok, resize: ok, start: unknown('cannot start a running process'), delete: unknown('cannot delete a running process'),
 };
 
+const execDeleted: Record<ExecOp, Rule> = {
+  start: unknown('cannot start a deleted process'),
+  delete: unknown('cannot delete a deleted process'),
+  kill: [Code.NotFound, 'process already finished'],
+  resize: unknown('cannot resize a deleted process'),
+};
+
 const EXEC_RULES: Record<ProcessStatus, Record<ExecOp, Rule>> = {
   created: notStarted,
   starting: { ...notStarted, start: unknown('cannot start a running process'), delete: unknown('cannot delete a running process') },
   running: live,
   pausing: live,
   paused: live,
+  resuming: live,
   exiting: live,
   stopped: {
     delete: ok,
@@ -137,12 +167,8 @@ const EXEC_RULES: Record<ProcessStatus, Record<ExecOp, Rule>> = {
     kill: [Code.NotFound, 'process already finished'],
     resize: unknown('cannot resize a stopped container'),
   },
-  deleted: {
-    start: unknown('cannot start a deleted process'),
-    delete: unknown('cannot delete a deleted process'),
-    kill: [Code.NotFound, 'process already finished'],
-    resize: unknown('cannot resize a deleted process'),
-  },
+  deleting: execDeleted,
+  deleted: execDeleted,
 };
 
 function enforce(rule: Rule): void {
@@ -169,8 +195,12 @@ export function toApiStatus(status: ProcessStatus): containerd.v1.types.Status {
     case 'exiting':
       return Status.RUNNING;
     case 'pausing': return Status.PAUSING;
-    case 'paused': return Status.PAUSED;
-    case 'stopped': return Status.STOPPED;
+    case 'paused':
+    case 'resuming':
+      return Status.PAUSED;
+    case 'stopped':
+    case 'deleting':
+      return Status.STOPPED;
     case 'deleted': return Status.UNKNOWN;
   }
 }

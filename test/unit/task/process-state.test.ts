@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { Code } from '../../../src/errors/index.js';
-import { checkExecOp, checkInitOp, type InitOp, type ProcessStatus } from '../../../src/task/process-state.js';
+import { containerd } from '../../../src/api/gen/proto.js';
+import {
+  checkExecOp, checkInitOp, EXEC_TRANSITIONS, INIT_TRANSITIONS, toApiStatus, type InitOp, type ProcessStatus,
+} from '../../../src/task/process-state.js';
 
 function outcome(fn: () => void): string {
   try {
@@ -32,6 +35,15 @@ describe('init process state machine (spec §3.4)', () => {
     ['stopped', 'kill', 'ok'],
     ['stopped', 'delete', 'ok'],
     ['deleted', 'kill', '5: cannot kill a deleted process: not found'],
+    ['starting', 'start', '2: cannot start a running process'],
+    ['starting', 'delete', '2: cannot delete a running process'],
+    ['starting', 'kill', 'ok'],
+    ['resuming', 'resume', '2: cannot resume a resuming container'],
+    ['resuming', 'kill', 'ok'],
+    ['exiting', 'pause', '2: cannot pause a stopped container'],
+    ['exiting', 'kill', 'ok'],
+    ['deleting', 'kill', '5: cannot kill a deleted process: not found'],
+    ['deleting', 'exec', '2: cannot exec in a deleted state'],
   ];
   it.each(table)('%s + %s → %s', (status, op, expected) => {
     expect(outcome(() => checkInitOp(status, op))).toBe(expected);
@@ -44,5 +56,33 @@ describe('exec process state machine', () => {
     expect(outcome(() => checkExecOp('stopped', 'kill'))).toBe('5: process already finished: not found');
     expect(outcome(() => checkExecOp('running', 'delete'))).toBe('2: cannot delete a running process');
     expect(outcome(() => checkExecOp('stopped', 'delete'))).toBe('ok');
+  });
+});
+
+describe('transition tables', () => {
+  const statuses = Object.keys(INIT_TRANSITIONS) as ProcessStatus[];
+
+  it('every state of either kind is reachable from created, and deleted is final', () => {
+    for (const table of [INIT_TRANSITIONS, EXEC_TRANSITIONS]) {
+      const seen = new Set<ProcessStatus>(['created']);
+      const queue: ProcessStatus[] = ['created'];
+      while (queue.length) for (const next of table[queue.shift()!]) if (!seen.has(next)) seen.add(next), queue.push(next);
+      expect(seen.has('deleted')).toBe(true);
+      expect(table.deleted).toEqual([]);
+      if (table === INIT_TRANSITIONS) expect([...seen].sort()).toEqual([...statuses].sort());
+    }
+  });
+
+  it('an exit can be observed in every state that holds a live process, but never while starting', () => {
+    for (const s of ['created', 'running', 'pausing', 'paused', 'resuming'] as const) expect(INIT_TRANSITIONS[s]).toContain('exiting');
+    expect(INIT_TRANSITIONS.starting).not.toContain('exiting');
+  });
+
+  it('in-flight phases report the API status of the state they leave', () => {
+    const S = containerd.v1.types.Status;
+    expect(toApiStatus('starting')).toBe(S.CREATED);
+    expect(toApiStatus('exiting')).toBe(S.RUNNING);
+    expect(toApiStatus('resuming')).toBe(S.PAUSED);
+    expect(toApiStatus('deleting')).toBe(S.STOPPED);
   });
 });
