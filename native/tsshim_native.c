@@ -199,20 +199,6 @@ static napi_value Pipe2(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// Best effort: a size above /proc/sys/fs/pipe-max-size (EPERM without CAP_SYS_RESOURCE) or
-// below what the pipe holds (EBUSY) leaves the pipe as it is. Returns the size in effect.
-static napi_value SetPipeSize(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  int fd;
-  int64_t bytes;
-  if (!arg_fd(env, argv, argc, 0, &fd) || !arg_int64(env, argv, argc, 1, &bytes)) return NULL;
-  if (bytes < 0 || bytes > 0x7fffffff) bytes = 0x7fffffff;
-  int r = fcntl(fd, F_SETPIPE_SZ, (int)bytes);
-  if (r < 0 && (errno == EPERM || errno == EBUSY || errno == ENOMEM)) r = fcntl(fd, F_GETPIPE_SZ);
-  if (r < 0) return throw_errno(env, errno, "fcntl", NULL);
-  return int_value(env, r);
-}
-
 static napi_value GetPeerCred(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   int fd;
@@ -578,7 +564,6 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"isChildSubreaper", NULL, IsChildSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitpidNoHang", NULL, WaitpidNoHang, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipe2", NULL, Pipe2, NULL, NULL, NULL, napi_enumerable, NULL},
-      {"setPipeSize", NULL, SetPipeSize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getPeerCred", NULL, GetPeerCred, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"eventfd", NULL, EventFd, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,5 +1,5 @@
 export const DEFAULT_CONFIG_PATH = '/etc/tsshim/config.toml';
-export const CONFIG_PATH_ENV = 'TSSHIM_CONFIG';
+const CONFIG_PATH_ENV = 'TSSHIM_CONFIG';
 
 export interface ConfigLocation {
   readonly path: string;

@@ -101,7 +101,7 @@ export function parseConfig(text: string, file: string): ConfigReport {
 }
 
 /** Checks a parsed document, collecting every problem rather than stopping at the first. */
-export function validateConfig(doc: Record<string, unknown>, file: string): ConfigReport {
+function validateConfig(doc: Record<string, unknown>, file: string): ConfigReport {
   const problems = new Problems(file);
   rejectUnknownKeys(doc, [], TOP_LEVEL_KEYS, problems);
 

@@ -17,7 +17,7 @@ export function socketPath(dir: string, containerdAddress: string, namespace: st
   return join(dir, digest);
 }
 
-export const GROUP_ANNOTATIONS = ['io.containerd.tsshim.v2.group', 'io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
+const GROUP_ANNOTATIONS = ['io.containerd.tsshim.v2.group', 'io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
 
 /** Tasks with the same group annotation (or pod) share one shim process. */
 export function groupKey(id: string, annotations: Record<string, string> | undefined): string {

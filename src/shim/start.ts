@@ -6,9 +6,9 @@ import { groupKey, socketDir, socketPath } from './socket-address.js';
 import { bindSocket } from './socket-binding.js';
 
 /** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
-export const READY_FD_ENV = 'TSSHIM_READY_FD';
+const READY_FD_ENV = 'TSSHIM_READY_FD';
 /** Set by the launcher: containerd's pid, whose OOM score the daemon follows. */
-export const CONTAINERD_PID_ENV = 'TSSHIM_CONTAINERD_PID';
+const CONTAINERD_PID_ENV = 'TSSHIM_CONTAINERD_PID';
 
 function readAnnotations(bundle: string): Record<string, string> | undefined {
   try {

@@ -1,8 +1,8 @@
 // The TypeScript face of the Linux calls Node lacks. The native addon behind it is an
 // implementation detail: import from here, never from ./native.
 export { Reaper, setChildSubreaper } from './reaper.js';
-export type { ExitInfo, ExitSubscription } from './reaper.js';
-export { createPipe, setPipeSize } from './pipes.js';
+export type { ExitInfo } from './reaper.js';
+export { createPipe } from './pipes.js';
 export { getPeerCred } from './peer-cred.js';
 export { recvFd, setWinsize, openPtyStream } from './console.js';
 export { mount, unmount, mountAll, unmountRecursive, parseMountOptions, MNT_DETACH, MNT_FORCE } from './mount.js';

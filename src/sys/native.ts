@@ -16,7 +16,6 @@ export interface Native {
   isChildSubreaper(): boolean;
   waitpidNoHang(pid: number): NativeExit | null;
   pipe2(): { readFd: number; writeFd: number };
-  setPipeSize(fd: number, bytes: number): number;
   getPeerCred(fd: number): { pid: number; uid: number; gid: number };
   setWinsize(fd: number, rows: number, cols: number): void;
   eventfd(): number;

@@ -9,12 +9,3 @@ import { native } from './native.js';
 export function createPipe(): { readFd: number; writeFd: number } {
   return native.pipe2();
 }
-
-/**
- * Asks for a pipe buffer of `bytes` (F_SETPIPE_SZ) to cut wake-ups on busy log streams.
- * Best effort: above the system limit or below the current fill the pipe keeps its size.
- * Returns the size in effect.
- */
-export function setPipeSize(fd: number, bytes: number): number {
-  return native.setPipeSize(fd, bytes);
-}

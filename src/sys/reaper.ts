@@ -10,13 +10,6 @@ export interface ExitInfo {
   exitedAt: Date;
 }
 
-export interface ExitSubscription {
-  /** Resolves with the exit of `pid`, including one reaped before this call but after subscribe(). */
-  waitFor(pid: number): Promise<ExitInfo>;
-  /** Stops buffering exits; pending waitFor() calls reject. */
-  close(): void;
-}
-
 /**
  * Makes this process the reaper of its orphaned descendants, so that container processes,
  * re-parented to us when `runc create` / `runc exec` exit, report their exit status here.
@@ -25,64 +18,10 @@ export function setChildSubreaper(): void {
   native.setChildSubreaper();
 }
 
-// Signal listeners do not keep the event loop alive, so while anyone waits for an exit a
-// ref'd timer does; it also rescans, in case a scan was ever skipped.
-const SAFETY_NET_MS = 1000;
-
 // One per process even if this module is loaded twice (a bundle plus a test runner, or
 // re-evaluated modules): the state it guards (the subreaper bit, the SIGCHLD listener and the
 // ChildProcess.prototype.spawn wrapper) is process-wide.
 const INSTANCE = Symbol.for('tsshim.sys.Reaper');
-
-class Subscription implements ExitSubscription {
-  readonly #exits = new Map<number, ExitInfo>();
-  readonly #waiters = new Map<number, Array<{ resolve: (e: ExitInfo) => void; reject: (e: Error) => void }>>();
-  #closed = false;
-
-  constructor(
-    private readonly onWaitersChanged: () => void,
-    private readonly onClose: (s: Subscription) => void,
-  ) {}
-
-  get waiting(): boolean {
-    return this.#waiters.size > 0;
-  }
-
-  deliver(exit: ExitInfo): void {
-    this.#exits.set(exit.pid, exit);
-    const waiters = this.#waiters.get(exit.pid);
-    if (!waiters) return;
-    this.#waiters.delete(exit.pid);
-    for (const w of waiters) w.resolve(exit);
-    this.onWaitersChanged();
-  }
-
-  waitFor(pid: number): Promise<ExitInfo> {
-    if (this.#closed) return Promise.reject(closedError());
-    const exit = this.#exits.get(pid);
-    if (exit) return Promise.resolve(exit);
-    return new Promise((resolve, reject) => {
-      const list = this.#waiters.get(pid) ?? [];
-      list.push({ resolve, reject });
-      this.#waiters.set(pid, list);
-      this.onWaitersChanged();
-    });
-  }
-
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#exits.clear();
-    const waiters = [...this.#waiters.values()].flat();
-    this.#waiters.clear();
-    this.onClose(this);
-    for (const w of waiters) w.reject(closedError());
-  }
-}
-
-function closedError(): Error {
-  return Object.assign(new Error('exit subscription closed'), { code: 'ERR_SUBSCRIPTION_CLOSED' });
-}
 
 /**
  * Reaps the processes this shim did not spawn itself: container inits and exec processes
@@ -98,13 +37,11 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
   }
 
   readonly #nodeChildren = new Set<number>();
-  readonly #subscriptions = new Set<Subscription>();
   // Orphans are re-parented to the thread-group leader, and Node spawns from the main thread,
   // so the main thread's list holds every child we may reap (worker-thread spawns are
   // children of their own thread and are deliberately out of sight).
   readonly #childrenFile = `/proc/self/task/${process.pid}/children`;
   #scanQueued = false;
-  #safetyNet: NodeJS.Timeout | undefined;
 
   // Children alive before the reaper was installed, if we were not a subreaper yet, were
   // spawned by this process (nothing is re-parented to a non-subreaper): most likely by
@@ -120,22 +57,6 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
     this.#trackNodeChildren();
     process.on('SIGCHLD', () => this.#scanSoon());
     this.#scan();
-  }
-
-  /**
-   * Open before `runc create` / `runc exec`: exits reaped from now on are kept for waitFor(),
-   * so an exit that beats the pid file is not lost. Every exit is kept until close().
-   */
-  subscribe(): ExitSubscription {
-    const sub = new Subscription(
-      () => this.#updateSafetyNet(),
-      (s) => {
-        this.#subscriptions.delete(s);
-        this.#updateSafetyNet();
-      },
-    );
-    this.#subscriptions.add(sub);
-    return sub;
   }
 
   // libuv waits for the children it spawned by pid; they must never be reaped here.
@@ -187,7 +108,6 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
         const exit = this.#tryReap(pid);
         if (!exit) continue;
         reaped = true;
-        for (const sub of this.#subscriptions) sub.deliver(exit);
         this.emit('exit', exit);
       }
     } while (reaped);
@@ -205,16 +125,5 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
     if (!result) return undefined;
     const status = result.signal !== null ? 128 + result.signal : (result.code ?? 0);
     return { pid, status, exitedAt: new Date() };
-  }
-
-  #updateSafetyNet(): void {
-    const waiting = [...this.#subscriptions].some((s) => s.waiting);
-    if (waiting && !this.#safetyNet) {
-      this.#safetyNet = setInterval(() => this.#scan(), SAFETY_NET_MS);
-      this.#scanSoon();
-    } else if (!waiting && this.#safetyNet) {
-      clearInterval(this.#safetyNet);
-      this.#safetyNet = undefined;
-    }
   }
 }

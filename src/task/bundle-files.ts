@@ -16,7 +16,7 @@ import type { ResolvedRuntime } from '../runtime/select.js';
  * | `init.exit.json`      | the daemon, before the exit is reported | `delete` after a shim crash |
  * | `tsshim-runtime.json` | the daemon at create, removed at delete | `delete` after a shim crash |
  */
-export const BUNDLE_FILES = {
+const BUNDLE_FILES = {
   address: 'address',
   initPid: 'init.pid',
   initExit: 'init.exit.json',

@@ -49,7 +49,7 @@ export async function readU64(path: string, maxValue?: U64): Promise<U64 | undef
 }
 
 /** "key value" lines (memory.stat, cpu.stat, memory.events, memory.oom_control, …). */
-export function parseFlatKeyed(text: string, path: string): Map<string, U64> {
+function parseFlatKeyed(text: string, path: string): Map<string, U64> {
   const out = new Map<string, U64>();
   for (const line of text.split('\n')) {
     const fields = line.trim().split(/\s+/);

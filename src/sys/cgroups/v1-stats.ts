@@ -183,7 +183,7 @@ async function readBlkio(dir: string, proc: string): Promise<V1BlkIOStat | undef
 }
 
 /** Device names by "major:minor", from /proc/partitions. */
-export function parsePartitions(text: string): Map<string, string> {
+function parsePartitions(text: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of text.split('\n')) {
     const f = line.trim().split(/\s+/);

@@ -7,7 +7,7 @@ import pino from 'pino';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { openFifoReader } from '../../../src/io/fifo.js';
 import { ProcessIO, type IOContext } from '../../../src/io/process-io.js';
-import { Reaper } from '../../../src/sys/index.js';
+import { collectExits } from '../sys/exit-collector.js';
 import { makeBundle, needsRoot } from '../sys/oci-bundle.js';
 
 const LOGGER = resolve(__dirname, '../../fixtures/loggers/record-logger.sh');
@@ -91,7 +91,7 @@ describe.skipIf(!needsRoot())('ProcessIO with a terminal (needs root)', () => {
     const socketDir = join(io.consoleSocket!, '..');
     // A size that comes before the terminal is applied when it arrives.
     io.resize(132, 50);
-    const sub = Reaper.get().subscribe();
+    const sub = collectExits();
     onTestFinished(() => sub.close());
     await bundle.create('ignore', '--console-socket', io.consoleSocket!);
     await io.runtimeStarted();

@@ -3,7 +3,8 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { openPtyStream, recvFd, Reaper, setWinsize } from '../../../src/sys/index.js';
+import { openPtyStream, recvFd, setWinsize } from '../../../src/sys/index.js';
+import { collectExits } from './exit-collector.js';
 import { makeBundle, needsRoot, type Bundle } from './oci-bundle.js';
 
 const O_CLOEXEC = 0o2000000;
@@ -53,7 +54,7 @@ function collect(stream: Socket): { text: () => string; ended: Promise<void> } {
 describe.skipIf(!needsRoot())('container terminals (needs root)', () => {
   it('receives the pty master from runc, resizes it to 50x132 and reads the output until the container exits', async () => {
     const bundle = await makeBundle(['stty', 'size'], { terminal: true });
-    const sub = Reaper.get().subscribe();
+    const sub = collectExits();
     try {
       const { master, pid } = await createWithConsole(bundle);
       expect(master.name).not.toBe('');
@@ -74,7 +75,7 @@ describe.skipIf(!needsRoot())('container terminals (needs root)', () => {
 
   it('keeps the event loop running while 1 MiB is written into a pty nobody reads', async () => {
     const bundle = await makeBundle(['sh', '-c', 'stty raw -echo; echo ready; exec sleep 60'], { terminal: true });
-    const sub = Reaper.get().subscribe();
+    const sub = collectExits();
     let pty: Socket | undefined;
     try {
       const { master, pid } = await createWithConsole(bundle);

@@ -3,6 +3,7 @@ import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { createPipe, Reaper, type ExitInfo } from '../../../src/sys/index.js';
+import { collectExits } from './exit-collector.js';
 import { makeBundle, needsRoot } from './oci-bundle.js';
 
 function readAll(fd: number): Promise<string> {
@@ -31,7 +32,7 @@ async function createWithPipe(bundle: Awaited<ReturnType<typeof makeBundle>>) {
 describe.skipIf(!needsRoot())('container processes under runc (needs root)', () => {
   it('delivers the exit code of a container init that exits 42', async () => {
     const bundle = await makeBundle(['sh', '-c', 'exit 42']);
-    const sub = Reaper.get().subscribe();
+    const sub = collectExits();
     try {
       const { pid } = await createWithPipe(bundle);
       const exit = sub.waitFor(pid);
@@ -44,7 +45,7 @@ describe.skipIf(!needsRoot())('container processes under runc (needs root)', () 
 
   it('reports a container killed with SIGKILL as 137', async () => {
     const bundle = await makeBundle(['sleep', '100']);
-    const sub = Reaper.get().subscribe();
+    const sub = collectExits();
     try {
       const { pid } = await createWithPipe(bundle);
       const exit = sub.waitFor(pid);
@@ -59,7 +60,7 @@ describe.skipIf(!needsRoot())('container processes under runc (needs root)', () 
   it('keeps an exit reaped before the pid was known for the subscription opened before create', async () => {
     const bundle = await makeBundle(['sh', '-c', 'exit 5']);
     const reaper = Reaper.get();
-    const sub = reaper.subscribe();
+    const sub = collectExits();
     const reaped: ExitInfo[] = [];
     const onExit = (e: ExitInfo) => reaped.push(e);
     reaper.on('exit', onExit);
@@ -81,7 +82,7 @@ describe.skipIf(!needsRoot())('container processes under runc (needs root)', () 
 
   it('lets a container write to /dev/stdout and /dev/stderr of a createPipe() pipe, read through net.Socket', async () => {
     const bundle = await makeBundle(['sh', '-c', 'echo hi > /dev/stdout && echo there > /dev/stderr']);
-    const sub = Reaper.get().subscribe();
+    const sub = collectExits();
     try {
       const { pid, output } = await createWithPipe(bundle);
       const exit = sub.waitFor(pid);

@@ -3,7 +3,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createPipe, eventfd, getPeerCred, setPipeSize } from '../../../src/sys/index.js';
+import { createPipe, eventfd, getPeerCred } from '../../../src/sys/index.js';
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -28,23 +28,6 @@ describe('createPipe', () => {
       closeSync(readFd);
       closeSync(writeFd);
     }
-  });
-
-  it('grows the pipe buffer, and leaves it alone when the size cannot be had', () => {
-    const { readFd, writeFd } = createPipe();
-    try {
-      expect(setPipeSize(writeFd, 1 << 20)).toBeGreaterThanOrEqual(1 << 20);
-      writeSync(writeFd, Buffer.alloc(200_000));
-      // Shrinking below what the pipe holds fails with EBUSY; best effort keeps the size.
-      expect(setPipeSize(writeFd, 4096)).toBeGreaterThanOrEqual(1 << 20);
-    } finally {
-      closeSync(readFd);
-      closeSync(writeFd);
-    }
-  });
-
-  it('throws with the errno name for an fd that is not a pipe', () => {
-    expect(() => setPipeSize(1_000_000, 4096)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'fcntl' }));
   });
 });
 
