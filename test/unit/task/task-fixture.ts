@@ -36,7 +36,7 @@ export interface TaskFixture {
   cleanup(): void;
 }
 
-export function taskFixture(): TaskFixture {
+export function taskFixture(opts: { shutdown?: () => void } = {}): TaskFixture {
   const logger = pino({ level: 'silent' });
   const dir = mkdtempSync(join(tmpdir(), 'tss-task-'));
   const runtime = new FakeRuntime();
@@ -51,7 +51,7 @@ export function taskFixture(): TaskFixture {
     bindRuntime: async () => ({ runtime, errors: { isNotExist: () => false, isProcessAlreadyFinished: () => false } }),
     mountRootfs: () => undefined,
     unmountRootfs: () => undefined,
-    shutdown: () => undefined,
+    shutdown: opts.shutdown ?? (() => undefined),
   });
   const bundleOf = (id: string) => join(dir, id);
   const f: TaskFixture = {
