@@ -2,7 +2,7 @@ import Long from 'long';
 import { io, type google } from '../api/gen/proto.js';
 import { TypeUrls, packAny } from '../api/any.js';
 import { CgroupGoneError, readV1Metrics, readV2Metrics, type CgroupLocation } from '../sys/cgroups/index.js';
-import { StatusError, Code } from '../errors/index.js';
+import { Code, errdefs, wrapUnknown } from '../errors/index.js';
 
 type Encodable = bigint | number | string | undefined | Encodable[] | { [k: string]: Encodable };
 
@@ -32,7 +32,7 @@ export async function cgroupStats(cgroup: CgroupLocation): Promise<google.protob
     const m = longify((await readV2Metrics(cgroup.path)) as unknown as Encodable) as io.containerd.cgroups.v2.IMetrics;
     return packAny(TypeUrls.CgroupsV2Metrics, io.containerd.cgroups.v2.Metrics.encode(m).finish());
   } catch (err) {
-    if (err instanceof CgroupGoneError) throw new StatusError(Code.NotFound, 'cgroup does not exist: not found', { cause: err });
-    throw new StatusError(Code.Unknown, `failed to read cgroup stats: ${(err as Error).message}`, { cause: err });
+    if (err instanceof CgroupGoneError) throw errdefs(Code.NotFound, 'cgroup does not exist', { cause: err });
+    throw wrapUnknown('failed to read cgroup stats', err);
   }
 }
