@@ -301,6 +301,11 @@ export class Container {
 
   private onReaped(p: ProcessRecord, exit: ExitRecord): void {
     p.io?.processExited();
+    if (p.status !== 'starting' && !p.canMoveTo('exiting')) {
+      // Runs inside the reaper's dispatch: a refused move must not take the daemon down.
+      this.deps.logger.error({ process: p.id, status: p.status, exitStatus: exit.status }, 'exit reaped in a state that cannot exit: dropped');
+      return;
+    }
     p.reaped = exit;
     if (p.status === 'starting') return;
     this.beginExit(p);

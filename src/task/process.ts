@@ -40,8 +40,12 @@ export class ProcessRecord {
     return this.#status;
   }
 
+  canMoveTo(to: ProcessStatus): boolean {
+    return this.transitions[this.#status].includes(to);
+  }
+
   transition(to: ProcessStatus): void {
-    if (!this.transitions[this.#status].includes(to)) {
+    if (!this.canMoveTo(to)) {
       throw new Error(`illegal transition of process ${this.id} from ${this.#status} to ${to}`);
     }
     this.#status = to;
