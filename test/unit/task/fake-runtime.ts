@@ -35,7 +35,8 @@ export class FakeRuntime implements TaskRuntime {
   readonly pids = new Map<string, number>();
   private readonly gates = new Map<RuntimeOp, Gate[]>();
   private readonly failures = new Map<RuntimeOp, Error>();
-  private nextPid = 3_000_001;
+  // Above the largest pid_max (2^22): no real process can have these pids.
+  private nextPid = 4_200_001;
 
   /** Holds the next call of `op` until the gate is released. */
   hold(op: RuntimeOp): Gate {
