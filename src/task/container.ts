@@ -45,6 +45,10 @@ export interface CreateSpec {
  * One container: its init process and its execs, and the ordering rules of their events
  * (spec §4.3): start before exit, every exec's exit before the init's. The processes' modules
  * make the runtime calls; every state change and every event is decided here.
+ *
+ * There are no locks: everything runs on the event loop, and what spans an await (a runtime call,
+ * an output drain) is guarded by the in-flight state it entered first, which every other operation
+ * checks. An exit that arrives meanwhile is recorded and handled when that state is left.
  */
 export class Container {
   readonly init: InitProcess;
