@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,6 +79,64 @@ describe.skipIf(skipUnlessRoot())('the shim binary by hand', () => {
     expect(a.code).toBe(0);
     expect(b.stdout.toString()).toBe(a.stdout.toString());
     const client = await TtrpcClient.connect(a.stdout.toString().slice('unix://'.length));
+    await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array());
+    client.close();
+  });
+
+  it('concurrent starts of one group bind once: all report one address, one daemon serves it', async () => {
+    const env = { TSSHIM_SOCKET_DIR: socketDir };
+    const starts = await Promise.all(['c1', 'c2', 'c3'].map((id) =>
+      runShim(['-namespace', 'ns1', '-id', id, '-address', '/fake/race.sock', 'start'], { cwd: bundle(id, { 'io.containerd.runc.v2.group': 'race' }), env })));
+    for (const r of starts) expect(r.code).toBe(0);
+    const addresses = new Set(starts.map((r) => r.stdout.toString()));
+    expect(addresses.size).toBe(1);
+    const address = [...addresses][0]!;
+    for (const id of ['c1', 'c2', 'c3']) expect(readFileSync(join(dir, id, 'address'), 'utf8')).toBe(address);
+    const client = await TtrpcClient.connect(address.slice('unix://'.length));
+    try {
+      const { shimPid } = containerd.task.v2.ConnectResponse.decode(
+        await client.call('containerd.task.v2.Task', 'Connect', containerd.task.v2.ConnectRequest.encode({ id: 'c1' }).finish()),
+      );
+      // Only the daemon that bound the socket is left: the other two exited after reporting.
+      const daemons = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try {
+          return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('/fake/race.sock') && readFileSync(`/proc/${p}/environ`, 'utf8').includes(socketDir);
+        } catch {
+          return false;
+        }
+      });
+      expect(daemons).toEqual([String(shimPid)]);
+      await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array());
+    } finally {
+      client.close();
+    }
+  });
+
+  it('start takes over the socket file of a daemon that was killed', async () => {
+    const env = { TSSHIM_SOCKET_DIR: socketDir };
+    const args = ['-namespace', 'ns1', '-id', 'k1', '-address', '/fake/kill.sock', 'start'];
+    const first = await runShim(args, { cwd: bundle('k1'), env });
+    const sock = first.stdout.toString().slice('unix://'.length);
+    const connect = async () => {
+      const client = await TtrpcClient.connect(sock);
+      try {
+        return containerd.task.v2.ConnectResponse.decode(
+          await client.call('containerd.task.v2.Task', 'Connect', containerd.task.v2.ConnectRequest.encode({ id: 'k1' }).finish()),
+        ).shimPid;
+      } finally {
+        client.close();
+      }
+    };
+    const dead = await connect();
+    process.kill(dead, 'SIGKILL');
+    while (existsSync(`/proc/${dead}`)) await new Promise((r) => setTimeout(r, 50));
+    expect(existsSync(sock)).toBe(true);
+    const second = await runShim(args, { cwd: bundle('k1'), env });
+    expect(second.code).toBe(0);
+    expect(second.stdout.toString()).toBe(first.stdout.toString());
+    const alive = await connect();
+    expect(alive).not.toBe(dead);
+    const client = await TtrpcClient.connect(sock);
     await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array());
     client.close();
   });
