@@ -17,6 +17,7 @@ export interface Native {
   waitpidNoHang(pid: number): NativeExit | null;
   pipe2(): { readFd: number; writeFd: number };
   setPipeSize(fd: number, bytes: number): number;
+  bytesQueued(fd: number): number;
   getPeerCred(fd: number): { pid: number; uid: number; gid: number };
   setWinsize(fd: number, rows: number, cols: number): void;
   eventfd(): number;

@@ -18,3 +18,11 @@ export function createPipe(): { readFd: number; writeFd: number } {
 export function setPipeSize(fd: number, bytes: number): number {
   return native.setPipeSize(fd, bytes);
 }
+
+/**
+ * How many bytes wait to be read (FIONREAD) in a pipe, FIFO or pty master: on any end of a
+ * pipe or FIFO, so a writer can tell whether its reader has taken what was written.
+ */
+export function bytesQueued(fd: number): number {
+  return native.bytesQueued(fd);
+}
