@@ -12,9 +12,6 @@ import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
 import { cgroupStats } from './stats.js';
 import type { TaskEvents } from './task-events.js';
 
-/** Grace for output copies to drain at Delete, as the reference shim (spec §6.2). */
-const IO_DRAIN_MS = 10_000;
-
 export const INIT_EXIT_FILE = 'init.exit.json';
 
 export interface ContainerDeps {
@@ -195,7 +192,7 @@ export class Container {
       await this.deps.runtime.exec({ id: this.id, processJson, pidFile, consoleSocket: io.consoleSocket, io: io.runtimeStdio });
       await io.runtimeStarted();
       p.pid = await readPid(pidFile);
-      this.deps.router.claim(p.pid, (e) => this.onExecReaped(p, { status: e.status, at: e.exitedAt }));
+      this.deps.router.claim(p.pid, (e) => void this.onExecReaped(p, { status: e.status, at: e.exitedAt }));
     } catch (err) {
       p.starting = false;
       io.close();
@@ -272,7 +269,7 @@ export class Container {
     if (!exit) return;
     p.deferredExit = undefined;
     if (p === this.init) this.onInitReaped(exit);
-    else this.onExecReaped(p, exit);
+    else void this.onExecReaped(p, exit);
   }
 
   addExec(execId: string, stdio: StdioConfig, processJson: string): void {
@@ -363,7 +360,9 @@ export class Container {
     const p = this.process(execId);
     checkExecOp(p.status, 'delete');
     if (p.io) {
-      await p.io.drained(IO_DRAIN_MS);
+      // The exit waited for delivery already; this only hands on what a background child
+      // still writing has added since, under the same no-progress bound.
+      await p.io.delivered();
       p.io.close();
     }
     p.status = 'deleted';
@@ -379,7 +378,7 @@ export class Container {
     const p = this.init;
     checkInitOp(p.status, 'delete');
     const neverStarted = p.status === 'created';
-    if (p.io && !neverStarted) await p.io.drained(IO_DRAIN_MS);
+    if (p.io && !neverStarted) await p.io.delivered();
     // Deleting a created container kills the runtime's init helper; like the reference shim we
     // owe containerd no exit for it (it would otherwise be published after /tasks/delete).
     if (neverStarted && !p.exit) this.deps.router.release(p.pid);
@@ -399,12 +398,14 @@ export class Container {
     return p;
   }
 
-  private onExecReaped(p: ProcessRecord, exit: ExitRecord): void {
+  private async onExecReaped(p: ProcessRecord, exit: ExitRecord): Promise<void> {
     p.io?.processExited();
     if (p.starting) {
       p.deferredExit = exit;
       return;
     }
+    // Until then the exec counts as running, which also holds the init's exit back (spec §7.1).
+    await this.outputDelivered(p);
     p.markExited(exit);
     this.deps.events.taskExit(this.id, p.id, p.pid, exit);
     if (this.initExitPending && !this.hasRunningExecs()) {
@@ -438,7 +439,8 @@ export class Container {
     const p = this.init;
     // Persisted before anyone hears of the exit: a shim that dies right after publishing it
     // still lets `delete` report the real status.
-    void persistInitExit(this.bundle, p.pid, exit)
+    void this.outputDelivered(p)
+      .then(() => persistInitExit(this.bundle, p.pid, exit))
       .catch((err) => this.deps.logger.warn({ err }, 'could not persist the exit status'))
       // An OOM kill is announced before the exit it caused (spec §4.2).
       .then(() => this.oom?.settled())
@@ -446,6 +448,11 @@ export class Container {
         p.markExited(exit);
         this.deps.events.taskExit(this.id, this.id, p.pid, exit);
       });
+  }
+
+  /** A client closes its stdio as soon as it hears of an exit, so the exit waits for the output (bounded). */
+  private async outputDelivered(p: ProcessRecord): Promise<void> {
+    await p.io?.delivered();
   }
 
   private hasRunningExecs(): boolean {
