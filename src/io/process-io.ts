@@ -83,6 +83,8 @@ export class ProcessIO {
   private readonly sockets: net.Socket[] = [];
   private readonly probes: OutputProbe[] = [];
   private readonly probeFds: number[] = [];
+  /** Where the reader stood when a delivery wait last gave up on it. */
+  private abandoned: { pending: number; taken: number } | undefined;
   private readonly files = new Map<string, { stream: WriteStream; users: number }>();
   private binaryLogger: BinaryLogger | undefined;
   private terminal: Terminal | undefined;
@@ -190,17 +192,31 @@ export class ProcessIO {
    */
   async delivered(stallMs = DELIVERY_STALL_MS): Promise<DeliveryReport> {
     if (this.closed) return { delivered: true, atRisk: 0, waitedMs: 0, longestStallMs: 0 };
+    // A reader that has not moved since we last gave up on it gets no second wait (at Delete).
+    const before = this.progress();
+    const given = this.abandoned;
+    if (given && before.pending === given.pending && before.taken === given.taken) {
+      return { delivered: false, atRisk: before.pending, waitedMs: 0, longestStallMs: 0 };
+    }
     const report = await awaitDelivery(this.probes, stallMs);
+    this.abandoned = report.delivered ? undefined : this.progress();
     const fields = { process: this.ctx.id, atRisk: report.atRisk, waitedMs: Math.round(report.waitedMs), longestStallMs: Math.round(report.longestStallMs) };
     if (report.delivered) this.ctx.logger.debug(fields, 'output delivered');
-    else this.ctx.logger.warn({ ...fields, stallMs }, 'exit reported before its output was delivered: the reader made no progress');
+    else this.ctx.logger.warn({ ...fields, stallMs }, 'output not delivered: the reader made no progress');
     return report;
+  }
+
+  private progress(): { pending: number; taken: number } {
+    return {
+      pending: this.probes.reduce((n, p) => n + p.pending(), 0),
+      taken: this.probes.reduce((n, p) => n + p.taken(), 0),
+    };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    const lost = this.probes.reduce((n, p) => n + p.pending(), 0);
+    const lost = this.progress().pending;
     if (lost > 0) this.ctx.logger.error({ process: this.ctx.id, bytes: lost }, 'output lost: closed before the reader took it');
     this.releaseChildEnds();
     this.closeStdin();

@@ -1,8 +1,12 @@
 // A process's exit is reported only once its output has been delivered (or the reader stalled
 // past the bound): the containerd client closes its FIFOs as soon as it hears of the exit, so
 // anything still in the shim or the FIFO then would be lost.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { skipUnlessRoot, uniqueId, type CtrEvent } from './harness/index.js';
+import { quote } from './ctr-terminal.js';
+import { defaultContainerd, skipUnlessRoot, uniqueId, type CtrEvent } from './harness/index.js';
+import { run } from './harness/run.js';
 import { RUNTIME, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
 
 /** `seq 1 n` as busybox prints it. */
@@ -36,7 +40,7 @@ function shimLines(env: TsshimEnv, msg: string): ShimLine[] {
     .filter((l) => l.msg === msg);
 }
 
-const GAVE_UP = 'exit reported before its output was delivered: the reader made no progress';
+const GAVE_UP = 'output not delivered: the reader made no progress';
 
 describe.skipIf(skipUnlessRoot())('output is delivered before the exit is reported', () => {
   let env: TsshimEnv;
@@ -81,6 +85,26 @@ describe.skipIf(skipUnlessRoot())('output is delivered before the exit is report
     }
   }, 240_000);
 
+  it('ctr run -t into a slow reader receives every byte through the terminal, and the exit code', async () => {
+    const id = uniqueId('slow-tty');
+    const next = join(dirname(defaultContainerd()), 'ctr');
+    const ctr = [existsSync(next) ? next : 'ctr', '--address', env.c.address, '--namespace', env.c.namespace];
+    const cmd = [...ctr, 'run', '--rm', '-t', '--runtime', RUNTIME, '--fifo-dir', join(env.c.dir, 'fifo'), env.image, id];
+    // stty -onlcr: the container's terminal passes the output through unchanged.
+    cmd.push('sh', '-c', `stty -onlcr; seq 1 ${SLOW_LINES}; exit 3`);
+    // util-linux script gives ctr a terminal; we read script's copy of it slowly.
+    const r = await run('script', ['-qfec', cmd.map(quote).join(' '), '/dev/null'], { slowReader: SLOW, timeoutMs: 180_000 });
+    // ctr's own terminal turns \n into \r\n, and echoes the NUL ctr sends it at start as "^@";
+    // everything the container wrote must follow, intact and complete.
+    const text = r.stdout.toString('latin1').replace(/\r\n/g, '\n');
+    const start = text.indexOf('1\n2\n3\n');
+    expect(start).toBeGreaterThanOrEqual(0);
+    expect(text.slice(0, start)).toMatch(/^(\^@)?$/);
+    expect(text.length - start).toBe(slowExpected.length);
+    expect(text.slice(start) === slowExpected.toString('latin1')).toBe(true);
+    expect(r.code).toBe(3);
+  }, 240_000);
+
   it(`${PARALLEL} containers printing 50 MB each at once deliver every byte, ${ROUNDS} rounds`, async () => {
     const expected = seqOutput(BIG_LINES);
     for (let round = 0; round < ROUNDS; round++) {
@@ -100,12 +124,13 @@ describe.skipIf(skipUnlessRoot())('output is delivered before the exit is report
 
   it('a detached task whose output nobody reads still reports its exit, and the shim logs the bytes at risk', async () => {
     const id = uniqueId('unread');
-    // Small enough to fit in the FIFO, so the process exits; ctr -d leaves at once, nobody reads.
+    // Small enough to fit in the FIFO, so the process exits. ctr -d leaves right after the
+    // start, and the pause makes sure it is gone before the output is written: nobody reads it.
     const lines = 5000;
     const events = env.c.events();
     try {
       await events.ready;
-      expect((await env.c.ctr(['run', '-d', '--runtime', RUNTIME, env.image, id, 'sh', '-c', `seq 1 ${lines}; exit 4`])).code).toBe(0);
+      expect((await env.c.ctr(['run', '-d', '--runtime', RUNTIME, env.image, id, 'sh', '-c', `sleep 2; seq 1 ${lines}; exit 4`])).code).toBe(0);
       const exit: CtrEvent = await events.waitFor((e) => e.topic === '/tasks/exit' && e.event.container_id === id, 120_000);
       expect(exit.event.exit_status).toBe(4);
       const risk = shimLines(env, GAVE_UP).filter((l) => l.id === id);

@@ -199,6 +199,8 @@ describe('ProcessIO.delivered', () => {
     onTestFinished(() => io.close());
     await processWriting(io, Buffer.alloc(30_000, 1));
     expect(await io.delivered(100)).toMatchObject({ delivered: false, atRisk: 30_000 });
+    // Asked again (at Delete) with nothing moved since: no second wait.
+    expect(await io.delivered(60_000)).toMatchObject({ delivered: false, atRisk: 30_000, waitedMs: 0 });
   });
 
   it('counts an empty pipe that a background child still holds open as delivered', async () => {
