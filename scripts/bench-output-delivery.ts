@@ -90,7 +90,8 @@ async function main(): Promise<void> {
         await events.ready;
         await c.ctr(['run', '-d', '--runtime', rt, env.image, id, 'sh', '-c', 'sleep 2; seq 1 5000']);
         const exited = await events.waitFor((e: CtrEvent) => e.topic === '/tasks/exit' && e.event.container_id === id, 120_000);
-        const exitedAt = Date.parse(String(exited.event.exited_at));
+        const exitedAt = parseTimestamp(exited.event.exited_at);
+        if (Number.isNaN(exitedAt)) console.log('unparsed exit event:', JSON.stringify(exited));
         record('detached, unread FIFO: exit reported after the exit, ms', shim.label, parseEventTime(exited.timestamp) - exitedAt);
         await events.stop();
         await c.ctr(['task', 'delete', id], { timeoutMs: 60_000 });
@@ -112,6 +113,16 @@ async function main(): Promise<void> {
   } finally {
     await env.stop();
   }
+}
+
+/** exited_at as ctr prints it: an RFC 3339 string (1.6, 1.7) or {seconds, nanos} (2.x). */
+function parseTimestamp(v: unknown): number {
+  if (typeof v === 'string') return Date.parse(v);
+  if (v && typeof v === 'object' && 'seconds' in v) {
+    const t = v as { seconds: number | string; nanos?: number };
+    return Number(t.seconds) * 1000 + (t.nanos ?? 0) / 1e6;
+  }
+  return NaN;
 }
 
 /** ctr prints event times as "2006-01-02 15:04:05.999999999 -0700 MST". */
