@@ -199,6 +199,17 @@ static napi_value Pipe2(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// FIONREAD: bytes waiting to be read in a pipe, FIFO or pty (from either end of a pipe).
+// It tells whether output the shim copies has been taken, without reading it.
+static napi_value BytesQueued(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int fd;
+  if (!arg_fd(env, argv, argc, 0, &fd)) return NULL;
+  int n = 0;
+  if (ioctl(fd, FIONREAD, &n) < 0) return throw_errno(env, errno, "ioctl", NULL);
+  return int_value(env, n);
+}
+
 static napi_value GetPeerCred(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   int fd;
@@ -564,6 +575,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"isChildSubreaper", NULL, IsChildSubreaper, NULL, NULL, NULL, napi_enumerable, NULL},
       {"waitpidNoHang", NULL, WaitpidNoHang, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pipe2", NULL, Pipe2, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bytesQueued", NULL, BytesQueued, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getPeerCred", NULL, GetPeerCred, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setWinsize", NULL, SetWinsize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"eventfd", NULL, EventFd, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import type { Logger } from 'pino';
-import { createPipe } from '../sys/index.js';
+import { bytesQueued, createPipe } from '../sys/index.js';
 import { StatusError, Code } from '../errors/index.js';
 import { closeFd } from './fifo.js';
 
@@ -112,6 +112,14 @@ export class BinaryLogger {
       sock.once('error', (err) => done(err));
       this.child.once('error', (err) => done(new StatusError(Code.Unknown, `failed to start logging program ${path}: ${err.message}`, { cause: err })));
     });
+  }
+
+  /** What the process wrote that the logger has not read yet; nothing once the logger is gone. */
+  unread(): number {
+    if (this.hasExited) return 0;
+    let n = 0;
+    for (const fd of this.heldReadFds) n += bytesQueued(fd);
+    return n;
   }
 
   /** SIGTERM, then SIGKILL after the grace; the held pipe ends are released at once. */

@@ -13,6 +13,15 @@ export function openFifoWriter(path: string): net.Socket {
   return new net.Socket({ fd, readable: false, writable: true });
 }
 
+/**
+ * A read-only fd on an output FIFO that is never read: FIONREAD on it tells how much the
+ * client has not yet taken, even after our write handle has been closed. It is not a writer,
+ * so the client still sees end of file when we close ours.
+ */
+export function openFifoProbe(path: string): number {
+  return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+}
+
 /** Opens a containerd FIFO for reading without blocking for a writer (O_NONBLOCK). */
 export function openFifoReader(path: string): net.Socket {
   const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);

@@ -3,11 +3,12 @@ import { dirname } from 'node:path';
 import net from 'node:net';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
-import { createPipe, openPtyStream, setWinsize } from '../sys/index.js';
+import { bytesQueued, createPipe, openPtyStream, setWinsize } from '../sys/index.js';
 import { StatusError, Code } from '../errors/index.js';
 import { BinaryLogger } from './binary-logger.js';
 import { ConsoleSocket } from './console-socket.js';
-import { closeFd, holdFifoOpenForWrite, openFifoReader, openFifoWriter } from './fifo.js';
+import { closeFd, holdFifoOpenForWrite, openFifoProbe, openFifoReader, openFifoWriter } from './fifo.js';
+import { awaitDelivery, DELIVERY_STALL_MS, type DeliveryReport, type OutputProbe } from './output-delivery.js';
 import { parseStdio, type StdioTarget } from './stdio-uri.js';
 
 /** Reference shim: the terminal must arrive within 30 s of the runtime call returning. */
@@ -47,6 +48,18 @@ type CopyTarget = Extract<StdioTarget, { kind: 'fifo' | 'file' }>;
 interface Destination {
   stream: Writable;
   release: () => Promise<void>;
+  /** What the destination's reader has not taken yet (a FIFO's or a logger pipe's contents). */
+  unread?: () => number;
+}
+
+/** FIONREAD on an fd that may have been closed under us counts as empty: its data is gone. */
+function queued(fd: number | undefined): number {
+  if (fd === undefined) return 0;
+  try {
+    return bytesQueued(fd);
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -68,7 +81,10 @@ export class ProcessIO {
   private childFds: number[] = [];
   private stdinHoldFd: number | undefined;
   private readonly sockets: net.Socket[] = [];
-  private readonly outputsDone: Promise<void>[] = [];
+  private readonly probes: OutputProbe[] = [];
+  private readonly probeFds: number[] = [];
+  /** Where the reader stood when a delivery wait last gave up on it. */
+  private abandoned: { pending: number; taken: number } | undefined;
   private readonly files = new Map<string, { stream: WriteStream; users: number }>();
   private binaryLogger: BinaryLogger | undefined;
   private terminal: Terminal | undefined;
@@ -87,7 +103,8 @@ export class ProcessIO {
       if (stdout.kind === 'binary') {
         // As the reference shim: the stdout URI names the logger, which takes stderr too.
         io.binaryLogger = await BinaryLogger.start(stdout.path, stdout.args, ctx, ctx.logger);
-        io.outputsDone.push(io.binaryLogger.exited);
+        const logger = io.binaryLogger;
+        if (!cfg.terminal) io.probes.push({ pending: () => logger.unread(), taken: () => 0 });
         io.childFds.push(io.binaryLogger.stdoutWriteFd, io.binaryLogger.stderrWriteFd);
       }
       if (cfg.terminal) {
@@ -166,25 +183,44 @@ export class ProcessIO {
     this.stdinHoldFd = undefined;
   }
 
-  /** Resolves true when every output byte has been handed on, false if timeoutMs passed first. */
-  async drained(timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<boolean>((resolve) => {
-      timer = setTimeout(() => resolve(false), timeoutMs);
-    });
-    const done = Promise.all(this.outputsDone).then(() => true);
-    try {
-      return await Promise.race([done, timeout]);
-    } finally {
-      clearTimeout(timer);
+  /**
+   * Resolves once the process's output has been delivered: its pipes (or pty) are at end of
+   * file or empty, everything read has been written on, and the reader has taken it (the FIFO
+   * or logger pipe is empty; a file's writes are done). Gives up when the reader makes no
+   * progress for `stallMs`, and logs how many bytes were then at risk. An exit must not be
+   * reported before this: the client closes its FIFOs as soon as it hears of it.
+   */
+  async delivered(stallMs = DELIVERY_STALL_MS): Promise<DeliveryReport> {
+    if (this.closed) return { delivered: true, atRisk: 0, waitedMs: 0, longestStallMs: 0 };
+    // A reader that has not moved since we last gave up on it gets no second wait (at Delete).
+    const before = this.progress();
+    const given = this.abandoned;
+    if (given && before.pending === given.pending && before.taken === given.taken) {
+      return { delivered: false, atRisk: before.pending, waitedMs: 0, longestStallMs: 0 };
     }
+    const report = await awaitDelivery(this.probes, stallMs);
+    this.abandoned = report.delivered ? undefined : this.progress();
+    const fields = { process: this.ctx.id, atRisk: report.atRisk, waitedMs: Math.round(report.waitedMs), longestStallMs: Math.round(report.longestStallMs) };
+    if (report.delivered) this.ctx.logger.debug(fields, 'output delivered');
+    else this.ctx.logger.warn({ ...fields, stallMs }, 'output not delivered: the reader made no progress');
+    return report;
+  }
+
+  private progress(): { pending: number; taken: number } {
+    return {
+      pending: this.probes.reduce((n, p) => n + p.pending(), 0),
+      taken: this.probes.reduce((n, p) => n + p.taken(), 0),
+    };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    const lost = this.progress().pending;
+    if (lost > 0) this.ctx.logger.error({ process: this.ctx.id, bytes: lost }, 'output lost: closed before the reader took it');
     this.releaseChildEnds();
     this.closeStdin();
+    for (const fd of this.probeFds.splice(0)) closeFd(fd);
     for (const s of this.sockets) s.destroy();
     for (const { stream } of this.files.values()) stream.end();
     this.files.clear();
@@ -234,7 +270,7 @@ export class ProcessIO {
     this.runtimeStdio[name] = writeFd;
     const fromProcess = new net.Socket({ fd: readFd, readable: true, writable: false });
     this.sockets.push(fromProcess);
-    this.outputsDone.push(this.copy(name, fromProcess, this.destination(target)));
+    this.copy(name, fromProcess, readFd, this.destination(target));
   }
 
   private destination(target: CopyTarget): Destination {
@@ -252,7 +288,8 @@ export class ProcessIO {
       closeFd(stderrWriteFd);
       const toLogger = new net.Socket({ fd: this.binaryLogger.stdoutWriteFd, readable: false, writable: true });
       this.sockets.push(toLogger);
-      t.output = { stream: toLogger, release: () => new Promise<void>((resolve) => toLogger.end(resolve)) };
+      const logger = this.binaryLogger;
+      t.output = { stream: toLogger, release: () => new Promise<void>((resolve) => toLogger.end(resolve)), unread: () => logger.unread() };
     } else if (stdout.kind === 'fifo' || stdout.kind === 'file') {
       t.output = this.destination(stdout);
     }
@@ -276,14 +313,16 @@ export class ProcessIO {
     t.stdin?.pipe(master, { end: false });
     // Also what keeps the master read (and so the process unblocked) when nobody wants the output.
     master.on('data', (chunk: Buffer) => (t.bytesOut += chunk.length));
-    if (t.output) this.outputsDone.push(this.copy('terminal', master, t.output));
+    if (t.output) this.copy('terminal', master, fd, t.output);
     if (t.exited) this.closeTerminalWhenIdle(t, master);
   }
 
   private fifoDest(path: string): Destination {
     const sock = openFifoWriter(path);
     this.sockets.push(sock);
-    return { stream: sock, release: () => this.endLogged(sock, path) };
+    const probe = openFifoProbe(path);
+    this.probeFds.push(probe);
+    return { stream: sock, release: () => this.endLogged(sock, path), unread: () => queued(probe) };
   }
 
   /** end() also calls back on a write error; such an error loses output, so it is logged. */
@@ -316,35 +355,36 @@ export class ProcessIO {
     };
   }
 
-  /** Resolves once everything the process wrote has been written to the destination. */
-  private copy(name: string, src: net.Socket, dst: Destination): Promise<void> {
-    return new Promise<void>((resolve) => {
-      let finished = false;
-      let bytes = 0;
-      src.on('data', (chunk: Buffer) => (bytes += chunk.length));
-      const finish = (err?: Error) => {
-        if (finished) return;
-        finished = true;
-        if (err) this.ctx.logger.warn({ err, stream: name, bytes }, 'output copy failed');
-        src.unpipe(dst.stream);
-        void dst.release().then(
-          () => {
-            this.ctx.logger.debug({ stream: name, bytes }, 'output copied');
-            resolve();
-          },
-          resolve,
-        );
-      };
-      // end:false because a shared file destination must outlive one of its sources.
-      src.pipe(dst.stream, { end: false });
-      src.once('end', () => finish());
-      src.once('error', finish);
-      dst.stream.once('error', finish);
-      // A pipe closed before its end of file (Delete gave up waiting) lost the rest; a terminal
-      // is closed on purpose once idle after the process exit.
-      const cut = () => !src.readableEnded && name !== 'terminal';
-      src.once('close', () => finish(cut() ? new Error('closed before end of file; output lost') : undefined));
+  /**
+   * Copies the process's output to the destination with back-pressure, and registers the
+   * probe `delivered` watches. `srcFd` is the fd under `src`, probed (never read) while open.
+   */
+  private copy(name: string, src: net.Socket, srcFd: number, dst: Destination): void {
+    let bytes = 0;
+    const inShim = () => (dst.stream.destroyed ? 0 : dst.stream.writableLength);
+    // Not tied to the stream: a FIFO still holds what we wrote after our handle is closed.
+    const unread = () => dst.unread?.() ?? 0;
+    this.probes.push({
+      pending: () => (src.destroyed || src.readableEnded ? 0 : queued(srcFd) + src.readableLength) + inShim() + unread(),
+      taken: () => bytes - inShim() - unread(),
     });
+    let finished = false;
+    src.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    const finish = (err?: Error) => {
+      if (finished) return;
+      finished = true;
+      if (err) this.ctx.logger.warn({ err, stream: name, bytes }, 'output copy failed');
+      src.unpipe(dst.stream);
+      void dst.release().then(() => this.ctx.logger.debug({ stream: name, bytes }, 'output copied'));
+    };
+    // end:false because a shared file destination must outlive one of its sources.
+    src.pipe(dst.stream, { end: false });
+    src.once('end', () => finish());
+    src.once('error', finish);
+    dst.stream.once('error', finish);
+    // Closed before its end of file: by close(), which logs what that lost, or a terminal
+    // closed on purpose once idle after the process exit.
+    src.once('close', () => finish());
   }
 }
 

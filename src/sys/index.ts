@@ -2,7 +2,7 @@
 // implementation detail: import from here, never from ./native.
 export { Reaper, setChildSubreaper } from './reaper.js';
 export type { ExitInfo } from './reaper.js';
-export { createPipe } from './pipes.js';
+export { bytesQueued, createPipe } from './pipes.js';
 export { getPeerCred } from './peer-cred.js';
 export { recvFd, setWinsize, openPtyStream } from './console.js';
 export { mount, unmount, mountAll, unmountRecursive, parseMountOptions, MNT_DETACH, MNT_FORCE } from './mount.js';

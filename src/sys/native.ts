@@ -16,6 +16,7 @@ export interface Native {
   isChildSubreaper(): boolean;
   waitpidNoHang(pid: number): NativeExit | null;
   pipe2(): { readFd: number; writeFd: number };
+  bytesQueued(fd: number): number;
   getPeerCred(fd: number): { pid: number; uid: number; gid: number };
   setWinsize(fd: number, rows: number, cols: number): void;
   eventfd(): number;

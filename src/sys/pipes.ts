@@ -9,3 +9,11 @@ import { native } from './native.js';
 export function createPipe(): { readFd: number; writeFd: number } {
   return native.pipe2();
 }
+
+/**
+ * How many bytes wait to be read (FIONREAD) in a pipe, FIFO or pty master: on any end of a
+ * pipe or FIFO, so a writer can tell whether its reader has taken what was written.
+ */
+export function bytesQueued(fd: number): number {
+  return native.bytesQueued(fd);
+}

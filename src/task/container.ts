@@ -14,9 +14,6 @@ import { cgroupStats } from './stats.js';
 import type { TaskEvents } from './task-events.js';
 import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
 
-/** Grace for output copies to drain at Delete, as the reference shim (spec §6.2). */
-const IO_DRAIN_MS = 10_000;
-
 export interface ContainerDeps {
   namespace: string;
   runtime: TaskRuntime;
@@ -250,7 +247,7 @@ export class Container {
     if (p.status === 'deleting') throw errdefs(Code.NotFound, `process does not exist ${execId}`);
     checkExecOp(p.status, 'delete');
     p.transition('deleting');
-    await p.release(IO_DRAIN_MS);
+    await p.release();
     p.transition('deleted');
     this.execs.delete(execId);
     return p;
@@ -279,7 +276,9 @@ export class Container {
     const neverStarted = from === 'created';
     p.transition('deleting');
     try {
-      if (p.io && !neverStarted) await p.io.drained(IO_DRAIN_MS);
+      // The exit waited for delivery already; this hands on only what a background child still
+      // writing has added since, under the same no-progress bound.
+      if (p.io && !neverStarted) await p.io.delivered();
       // Deleting a created container kills the runtime's init helper; like the reference shim we
       // owe containerd no exit for it (it would otherwise be published after /tasks/delete).
       if (neverStarted) this.deps.router.release(p.pid);
@@ -353,6 +352,10 @@ export class Container {
    * stopped and /tasks/exit is published, all at once and in this order.
    */
   private async publishExit(p: ProcessRecord, exit: ExitRecord): Promise<void> {
+    // A client closes its stdio as soon as it hears of an exit, so the exit waits until the
+    // output has been delivered (bounded by the reader's progress). Meanwhile the process is
+    // `exiting`, which also holds the init's exit behind an exec's (spec §7.1).
+    await p.io?.delivered();
     if (p === this.init) {
       // Persisted before anyone hears of the exit: a shim that dies right after publishing it
       // still lets `delete` report the real status.

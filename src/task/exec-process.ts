@@ -63,9 +63,9 @@ export class ExecProcess extends ProcessRecord {
   }
 
   /** Hands on what is left of its output, then lets go of its stdio, pid and pid file. */
-  async release(drainMs: number): Promise<void> {
+  async release(): Promise<void> {
     if (this.io) {
-      await this.io.drained(drainMs);
+      await this.io.delivered();
       this.io.close();
     }
     this.ctx.router.release(this.pid);

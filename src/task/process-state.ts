@@ -160,7 +160,8 @@ const EXEC_RULES: Record<ProcessStatus, Record<ExecOp, Rule>> = {
   pausing: live,
   paused: live,
   resuming: live,
-  exiting: live,
+  // Reaped already, its output still being delivered: its pid may belong to someone else now.
+  exiting: { ...live, kill: [Code.NotFound, 'process already finished'] },
   stopped: {
     delete: ok,
     start: unknown('cannot start a stopped process'),

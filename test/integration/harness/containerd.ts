@@ -17,12 +17,14 @@ import {
 } from './cleanup.js';
 import { parseContainerdVersion, renderConfig, type ContainerdVersion } from './config.js';
 import { CtrEventStream, type EventStream } from './events.js';
-import { run, RunTimeoutError } from './run.js';
+import { run, RunTimeoutError, type SlowReader } from './run.js';
 
 export interface CtrOptions {
   input?: string | Buffer;
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** read ctr's stdout slowly, as a slow consumer of a pipe would (see RunOptions.slowReader) */
+  slowReader?: SlowReader;
 }
 
 export interface CtrResult {
@@ -245,6 +247,7 @@ class PrivateContainerd implements Containerd {
         input: opts.input,
         timeoutMs: opts.timeoutMs ?? DEFAULT_CTR_TIMEOUT_MS,
         env: ctrEnvironment(opts.env),
+        slowReader: opts.slowReader,
       });
       return { code: r.code, stdout: r.stdout, stderr: r.stderr };
     } catch (err) {

@@ -12,6 +12,13 @@ export interface RunOptions {
   input?: string | Buffer;
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** take stdout at most `bytes` every `everyMs`, leaving the rest in the pipe (a slow consumer) */
+  slowReader?: SlowReader;
+}
+
+export interface SlowReader {
+  bytes: number;
+  everyMs: number;
 }
 
 export class RunTimeoutError extends Error {
@@ -38,7 +45,23 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout!.on('data', (b: Buffer) => out.push(b));
+    let slowTick: NodeJS.Timeout | undefined;
+    if (opts.slowReader) {
+      // Paused mode: Node stops reading the pipe once its small buffer is full, so the writer
+      // blocks just as it would on a slow `| reader`.
+      const { bytes, everyMs } = opts.slowReader;
+      const stdout = child.stdout!;
+      // A listener marks the stream as in use: otherwise Node resumes it at the child's exit
+      // and whatever is still buffered flows away unread.
+      stdout.on('readable', () => {});
+      slowTick = setInterval(() => {
+        const n = Math.min(bytes, stdout.readableLength);
+        // read(0) at the end of the data lets the stream end.
+        const b = stdout.read(n) as Buffer | null;
+        if (b) out.push(b);
+      }, everyMs);
+      stdout.once('end', () => clearInterval(slowTick));
+    } else child.stdout!.on('data', (b: Buffer) => out.push(b));
     child.stderr!.on('data', (b: Buffer) => err.push(b));
     let timedOut = false;
     const timer = setTimeout(() => {
@@ -56,6 +79,7 @@ export function run(file: string, args: string[], opts: RunOptions = {}): Promis
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      clearInterval(slowTick);
       const stdout = Buffer.concat(out);
       const stderr = Buffer.concat(err).toString('utf8');
       if (timedOut) reject(new RunTimeoutError([file, ...args], timeoutMs, { stdout, stderr }));

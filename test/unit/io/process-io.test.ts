@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,6 +21,14 @@ function tempDir(): string {
 
 function ctx(bundle: string, id = 'c1'): IOContext {
   return { id, namespace: 'ns1', bundle, logger };
+}
+
+async function until(pred: () => boolean, what: string): Promise<void> {
+  const end = Date.now() + 20_000;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error(`${what}: not reached in time`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }
 
 function openFds(): number {
@@ -62,7 +70,8 @@ describe('ProcessIO with a binary:// logger', () => {
     writeSync(stdout as number, 'to stdout\n');
     writeSync(stderr as number, 'to stderr\n');
     await io.runtimeStarted();
-    expect(await io.drained(10_000)).toBe(true);
+    expect((await io.delivered()).delivered).toBe(true);
+    await until(() => existsSync(join(dir, 'done')), 'the logger ends');
     expect(readFileSync(join(dir, 'stdout'), 'utf8')).toBe('to stdout\n');
     expect(readFileSync(join(dir, 'stderr'), 'utf8')).toBe('to stderr\n');
     expect(existsSync(join(dir, 'done'))).toBe(true);
@@ -109,7 +118,7 @@ describe.skipIf(!needsRoot())('ProcessIO with a terminal (needs root)', () => {
     await bundle.runc('start', bundle.id);
     expect((await exit).status).toBe(0);
     io.processExited();
-    expect(await io.drained(10_000)).toBe(true);
+    expect((await io.delivered()).delivered).toBe(true);
     await reader.ended;
     expect(reader.text()).toMatch(/^\/dev\/pts\/\d+\r\n50 132\r\n$/);
   });
@@ -120,7 +129,8 @@ describe.skipIf(!needsRoot())('ProcessIO with a terminal (needs root)', () => {
     await bundle.runc('start', bundle.id);
     expect((await exit).status).toBe(0);
     io.processExited();
-    expect(await io.drained(10_000)).toBe(true);
+    expect((await io.delivered()).delivered).toBe(true);
+    await until(() => existsSync(join(dir, 'done')), 'the logger ends');
     expect(readFileSync(join(dir, 'stdout'), 'utf8')).toBe('out\r\nerr\r\n');
     expect(readFileSync(join(dir, 'stderr'), 'utf8')).toBe('');
   });
@@ -135,9 +145,93 @@ describe.skipIf(!needsRoot())('ProcessIO with a terminal (needs root)', () => {
     await bundle.runc('start', bundle.id);
     while (!reader.text().includes('started')) await new Promise((r) => setTimeout(r, 10));
     io.processExited();
-    expect(await io.drained(10_000)).toBe(true);
+    expect((await io.delivered()).delivered).toBe(true);
     await reader.ended;
     await bundle.runc('kill', bundle.id, 'KILL').catch(() => undefined);
     await exit;
+  });
+});
+
+describe('ProcessIO.delivered', () => {
+  function fifoIn(dir: string): string {
+    const fifo = join(dir, 'stdout');
+    execFileSync('mkfifo', [fifo]);
+    return fifo;
+  }
+
+  /** A process's stdout pipe, as the runtime would hand it on: we write it, then drop our child end. */
+  async function processWriting(io: ProcessIO, data: Buffer, keepOpen = false): Promise<number | undefined> {
+    const w = io.runtimeStdio.stdout as number;
+    const held = keepOpen ? dup(w) : undefined;
+    writeSync(w, data);
+    await io.runtimeStarted();
+    return held;
+  }
+
+  function dup(fd: number): number {
+    return openSync(`/proc/self/fd/${fd}`, 'w');
+  }
+
+  it('waits until a slow FIFO reader has taken every byte', async () => {
+    const fifo = fifoIn(tempDir());
+    const io = await ProcessIO.open({ stdin: '', stdout: fifo, stderr: '', terminal: false }, ctx(tempDir()));
+    onTestFinished(() => io.close());
+    const reader = openFifoReader(fifo);
+    reader.pause();
+    const data = Buffer.alloc(60_000, 7);
+    await processWriting(io, data);
+    let got = 0;
+    const slow = setInterval(() => {
+      const b = reader.read(4096) as Buffer | null;
+      if (b) got += b.length;
+    }, 5);
+    onTestFinished(() => clearInterval(slow));
+    const report = await io.delivered(1000);
+    expect(report).toMatchObject({ delivered: true, atRisk: 0 });
+    // Taken means out of the FIFO; the reader's own buffer may still hold the last chunks.
+    expect(got + reader.readableLength).toBe(data.length);
+    reader.destroy();
+  });
+
+  it('gives up when nobody reads the FIFO and reports the bytes at risk', async () => {
+    const fifo = fifoIn(tempDir());
+    const io = await ProcessIO.open({ stdin: '', stdout: fifo, stderr: '', terminal: false }, ctx(tempDir()));
+    onTestFinished(() => io.close());
+    await processWriting(io, Buffer.alloc(30_000, 1));
+    expect(await io.delivered(100)).toMatchObject({ delivered: false, atRisk: 30_000 });
+    // Asked again (at Delete) with nothing moved since: no second wait.
+    expect(await io.delivered(60_000)).toMatchObject({ delivered: false, atRisk: 30_000, waitedMs: 0 });
+  });
+
+  it('counts an empty pipe that a background child still holds open as delivered', async () => {
+    const fifo = fifoIn(tempDir());
+    const io = await ProcessIO.open({ stdin: '', stdout: fifo, stderr: '', terminal: false }, ctx(tempDir()));
+    onTestFinished(() => io.close());
+    const reader = collect(openFifoReader(fifo));
+    const held = await processWriting(io, Buffer.from('hi\n'), true);
+    onTestFinished(() => closeSync(held!));
+    expect(await io.delivered(5000)).toMatchObject({ delivered: true, atRisk: 0 });
+    expect(reader.text()).toBe('hi\n');
+  });
+
+  it('waits for file:// writes to be done', async () => {
+    const log = join(tempDir(), 'sub', 'out.log');
+    const io = await ProcessIO.open({ stdin: '', stdout: `file://${log}`, stderr: `file://${log}`, terminal: false }, ctx(tempDir()));
+    onTestFinished(() => io.close());
+    await processWriting(io, Buffer.alloc(60_000, 3));
+    expect(await io.delivered(2000)).toMatchObject({ delivered: true });
+    expect(readFileSync(log).length).toBe(60_000);
+  });
+
+  it('waits until a binary:// logger has read what the process wrote', async () => {
+    const dir = tempDir();
+    const uri = binaryUri(dir);
+    const io = await ProcessIO.open({ stdin: '', stdout: uri, stderr: uri, terminal: false }, ctx(tempDir()));
+    onTestFinished(() => io.close());
+    writeSync(io.runtimeStdio.stdout as number, Buffer.alloc(50_000, 2));
+    await io.runtimeStarted();
+    expect(await io.delivered(5000)).toMatchObject({ delivered: true, atRisk: 0 });
+    await until(() => existsSync(join(dir, 'done')), 'the logger ends');
+    expect(readFileSync(join(dir, 'stdout')).length).toBe(50_000);
   });
 });

@@ -3,7 +3,7 @@ import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createPipe, eventfd, getPeerCred } from '../../../src/sys/index.js';
+import { bytesQueued, createPipe, eventfd, getPeerCred } from '../../../src/sys/index.js';
 
 const O_NONBLOCK = 0o4000;
 const O_CLOEXEC = 0o2000000;
@@ -28,6 +28,27 @@ describe('createPipe', () => {
       closeSync(readFd);
       closeSync(writeFd);
     }
+  });
+});
+
+describe('bytesQueued', () => {
+  it('counts what waits in a pipe, seen from either end, and falls as the reader takes it', () => {
+    const { readFd, writeFd } = createPipe();
+    try {
+      expect(bytesQueued(readFd)).toBe(0);
+      writeSync(writeFd, Buffer.alloc(10_000, 1));
+      expect(bytesQueued(readFd)).toBe(10_000);
+      expect(bytesQueued(writeFd)).toBe(10_000);
+      readSync(readFd, Buffer.alloc(4_000));
+      expect(bytesQueued(writeFd)).toBe(6_000);
+    } finally {
+      closeSync(readFd);
+      closeSync(writeFd);
+    }
+  });
+
+  it('throws with the errno name for a closed fd', () => {
+    expect(() => bytesQueued(1_000_000)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'ioctl' }));
   });
 });
 

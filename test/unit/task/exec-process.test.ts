@@ -43,7 +43,7 @@ describe('ExecProcess', () => {
 
   it('release removes its pid file', async () => {
     await exec.spawn(() => undefined);
-    await exec.release(1000);
+    await exec.release();
     expect(existsSync(join(bundle, 'e1.pid'))).toBe(false);
   });
 });
