@@ -117,6 +117,7 @@ export async function run(o: RunOptions, out: { events: (e: RecordedEvent) => vo
     fifos.attach(() => void client.call('CloseIO', { id: o.id, stdin: true }, { timeoutMs: CALL_TIMEOUT_MS }).catch(() => {}));
 
     let created = false;
+    let exited = false;
     try {
       await client.call('Create', {
         id: o.id, bundle, rootfs: [], terminal: o.tty,
@@ -138,13 +139,15 @@ export async function run(o: RunOptions, out: { events: (e: RecordedEvent) => vo
       await client.call('Start', { id: o.id }, { timeoutMs: CALL_TIMEOUT_MS });
       fifos.releaseKeepers();
       const waited = await client.call('Wait', { id: o.id });
+      exited = true;
       if (!(await fifos.drain(DRAIN_TIMEOUT_MS))) out.log('output FIFOs still open after the exit; some output may be missing');
       return Number(waited.exitStatus ?? 0);
     } catch (err) {
       throw asRunError(err);
     } finally {
       if (created) {
-        await client.call('Kill', { id: o.id, signal: 9, all: true }, { timeoutMs: 5_000 }).catch(() => {});
+        // A task that did not get to exit (Start failed, we were interrupted) is killed first.
+        if (!exited) await client.call('Kill', { id: o.id, signal: 9, all: true }, { timeoutMs: 5_000 }).catch(() => {});
         await client.call('Delete', { id: o.id }, { timeoutMs: CALL_TIMEOUT_MS }).catch((err: Error) => out.log(`Delete: ${err.message}`));
       }
     }

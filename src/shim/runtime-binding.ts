@@ -10,6 +10,7 @@ import { selectRuntime, type ResolvedRuntime } from '../runtime/select.js';
 import { RuntimeDriver } from '../runtime/runtime-driver.js';
 import { isNotExist, isProcessAlreadyFinished } from '../runtime/runtime-errors.js';
 import type { RuntimeBinding, RuntimeRequest } from '../task/service.js';
+import type { Toolkit } from './toolkit.js';
 
 /**
  * Where the chosen runtime is recorded, so the `delete` action can clean up after a dead shim.
@@ -52,14 +53,21 @@ export async function configFor(decoded: DecodedOptions): Promise<ShimConfig> {
   return loadConfig(resolveConfigPath(decoded.configPath));
 }
 
-export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string; logger: Logger }): Promise<RuntimeBinding> {
+export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string; logger: Logger; toolkit: Toolkit }): Promise<RuntimeBinding> {
   const decoded = decodeOptions(req.options);
   const config = await configFor(decoded);
   const resolved = selectRuntime(config, { annotations: req.annotations, runcOptions: decoded.runc });
-  const runtime = new RuntimeDriver(resolved, { namespace: ctx.namespace, bundle: req.bundle, logger: ctx.logger });
+  // Toolkit: the config's trace/faults/hooks; the runtime with its faults and traced invocations.
+  ctx.toolkit.configure(config);
+  const hooks = await ctx.toolkit.hooksFor(config);
+  const driver = new RuntimeDriver(resolved, {
+    namespace: ctx.namespace, bundle: req.bundle, logger: ctx.logger, onInvocation: ctx.toolkit.invocationObserver(req.id),
+  });
+  const runtime = ctx.toolkit.wrapRuntime(driver, driver.binary);
   await persistRuntime(req.bundle, ctx.namespace, resolved);
   return {
     runtime,
+    hooks,
     errors,
     noPivot: decoded.runc?.noPivotRoot,
     noNewKeyring: decoded.runc?.noNewKeyring,
