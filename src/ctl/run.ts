@@ -114,7 +114,7 @@ export async function run(o: RunOptions, out: { events: (e: RecordedEvent) => vo
 
     const fifos = new StdioFifos(work, o.id, o.tty);
     cleanups.push(async () => fifos.close());
-    fifos.attach(() => void client.call('CloseIO', { id: o.id, stdin: true }, { timeoutMs: CALL_TIMEOUT_MS }).catch(() => {}));
+    fifos.attachOutput();
 
     let created = false;
     let exited = false;
@@ -124,6 +124,7 @@ export async function run(o: RunOptions, out: { events: (e: RecordedEvent) => vo
         stdin: fifos.stdin, stdout: fifos.stdout, stderr: fifos.stderr, options,
       }, { timeoutMs: CALL_TIMEOUT_MS });
       created = true;
+      fifos.attachStdin(() => void client.call('CloseIO', { id: o.id, stdin: true }, { timeoutMs: CALL_TIMEOUT_MS }).catch(() => {}));
       const restoreTty = o.tty ? rawTerminal(client, o.id) : () => {};
       cleanups.push(async () => restoreTty());
       const forward = (signal: NodeJS.Signals) => () =>

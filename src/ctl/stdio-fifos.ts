@@ -24,8 +24,8 @@ export class StdioFifos {
     execFileSync('mkfifo', ['-m', '0600', ...[this.stdin, this.stdout, this.stderr].filter(Boolean)]);
   }
 
-  /** Starts copying. Output readers see EOF only once the shim has closed its ends. */
-  attach(onStdinEnd: () => void): void {
+  /** Starts copying the output. Readers see EOF only once the shim has closed its ends. */
+  attachOutput(): void {
     for (const [path, dest] of [[this.stdout, process.stdout], [this.stderr, process.stderr]] as const) {
       if (!path) continue;
       // A write end of our own until the shim has opened its: a reader with no writer reads EOF.
@@ -36,14 +36,23 @@ export class StdioFifos {
       reader.on('error', () => {});
       reader.pipe(dest, { end: false });
     }
+  }
+
+  /**
+   * Copies our stdin into the stdin FIFO. Only once the shim has opened its end (after Create):
+   * data left in a FIFO that nobody else holds open is lost when we close it.
+   */
+  attachStdin(onStdinEnd: () => void): void {
     const writer = openFifoWriter(this.stdin);
     this.#writer = writer;
     writer.on('error', () => {});
     process.stdin.on('error', () => {});
     process.stdin.pipe(writer, { end: false });
     process.stdin.once('end', () => {
-      writer.destroy();
-      onStdinEnd();
+      writer.end(() => {
+        writer.destroy();
+        onStdinEnd();
+      });
     });
   }
 
