@@ -48,6 +48,16 @@ export class EventSink {
     this.#paths.push(path);
   }
 
+  /** Resolves true once an event matching `pred` has arrived, false after `timeoutMs`. */
+  async waitFor(pred: (e: RecordedEvent) => boolean, timeoutMs: number): Promise<boolean> {
+    const until = Date.now() + timeoutMs;
+    while (!this.events.some(pred)) {
+      if (Date.now() >= until) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.#servers.map((s) => s.shutdown({ graceMs: 1000 })));
     for (const p of this.#paths) rmSync(p, { force: true });

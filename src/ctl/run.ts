@@ -39,6 +39,7 @@ const START_TIMEOUT_MS = 60_000;
 const CALL_TIMEOUT_MS = 60_000;
 const DELETE_TIMEOUT_MS = 30_000;
 const DRAIN_TIMEOUT_MS = 10_000;
+const EVENT_WAIT_MS = 2_000;
 
 /**
  * Does what containerd does for `ctr run --rm` and no more: bundle, `start`, Create, Start, Wait,
@@ -149,7 +150,13 @@ export async function run(o: RunOptions, out: { events: (e: RecordedEvent) => vo
       if (created) {
         // A task that did not get to exit (Start failed, we were interrupted) is killed first.
         if (!exited) await client.call('Kill', { id: o.id, signal: 9, all: true }, { timeoutMs: 5_000 }).catch(() => {});
-        await client.call('Delete', { id: o.id }, { timeoutMs: CALL_TIMEOUT_MS }).catch((err: Error) => out.log(`Delete: ${err.message}`));
+        const deleted = await client.call('Delete', { id: o.id }, { timeoutMs: CALL_TIMEOUT_MS }).then(
+          () => true,
+          (err: Error) => (out.log(`Delete: ${err.message}`), false),
+        );
+        // The Go runc shim of containerd 2.x can exit on Shutdown before its /tasks/delete is
+        // sent (spec §4.3); waiting for it here keeps the event record complete.
+        if (deleted) await sink.waitFor((e) => e.topic === '/tasks/delete', EVENT_WAIT_MS);
       }
     }
   } finally {

@@ -112,12 +112,16 @@ export function beforeExec({ execId, process }) {
     const r = await env.run(id, ['true']);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('injected: start refused for the test');
-    // ctr leaves a task whose Start failed in CREATED (so it does with the Go runc shim); -f deletes it.
-    expect(await taskStatus(env, id)).toBe('CREATED');
-    const deleted = await env.c.ctr(['task', 'delete', '-f', id]);
-    expect(deleted.code, deleted.stderr).toBe(0);
-    const removed = await env.c.ctr(['container', 'delete', id]);
-    expect(removed.code, removed.stderr).toBe(0);
+    // ctr 1.6 and 1.7 leave a task whose Start failed in CREATED (as they do with the Go runc
+    // shim), 2.x deletes it; what is left is removed the ordinary way.
+    if ((await taskStatus(env, id)) !== undefined) {
+      const deleted = await env.c.ctr(['task', 'delete', '-f', id]);
+      expect(deleted.code, deleted.stderr).toBe(0);
+    }
+    if ((await env.c.ctr(['container', 'ls', '-q'])).stdout.toString().split('\n').includes(id)) {
+      const removed = await env.c.ctr(['container', 'delete', id]);
+      expect(removed.code, removed.stderr).toBe(0);
+    }
     await eventually(() => !existsSync(bundleDir(env.c, id)) && env.shimProcesses().length === 0);
     expect(traceOf(id) && records(traceOf(id)!).find((x) => x.kind === 'fault')).toMatchObject({ target: 'Start', id, action: 'error' });
   });
