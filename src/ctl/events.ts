@@ -1,8 +1,8 @@
-import { EventSink } from './event-sink.js';
+import { EventRecorder } from './event-recorder.js';
 
 /** A standalone Events sink: serves Forward on `socket` and prints each event as a JSON line. */
 export async function events(socket: string): Promise<number> {
-  const sink = new EventSink((e) => process.stdout.write(`${JSON.stringify(e)}\n`));
+  const sink = new EventRecorder((e) => process.stdout.write(`${JSON.stringify(e)}\n`));
   await sink.listen(socket);
   process.stderr.write(`tsshimctl: events served on ${socket}; set TTRPC_ADDRESS=${socket} for the shim\n`);
   await new Promise<void>((resolve) => {

@@ -8,7 +8,7 @@ import net from 'node:net';
 import { google, runtimeoptions } from '../api/gen/proto.js';
 import { TypeUrls } from '../api/any.js';
 import { Code, StatusError } from '../ttrpc/index.js';
-import { EventSink, type RecordedEvent } from './event-sink.js';
+import { EventRecorder, type RecordedEvent } from './event-recorder.js';
 import { defaultSpec } from './oci-spec.js';
 import { parseStartOutput, runShimDelete, runShimStart, type ShimInvocation } from './shim-binary.js';
 import { StdioFifos } from './stdio-fifos.js';
@@ -73,7 +73,7 @@ export async function run(o: RunOptions, out: { events: (e: RecordedEvent) => vo
       binary, namespace: o.namespace, id: o.id, address, ttrpcAddress: `${address}.ttrpc`,
       publishBinary: process.argv[1] ?? 'tsshimctl', bundle, debug: o.debug,
     };
-    const sink = new EventSink((e) => o.printEvents && out.events(e));
+    const sink = new EventRecorder((e) => o.printEvents && out.events(e));
     // The -address socket answers too, for a shim that sends events there rather than to TTRPC_ADDRESS.
     await sink.listen(inv.ttrpcAddress);
     await sink.listen(address);

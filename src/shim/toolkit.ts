@@ -36,10 +36,6 @@ export class Toolkit {
     if (env[TRACE_ENV]) this.#openTrace(env[TRACE_ENV]);
   }
 
-  get tracePath(): string | undefined {
-    return this.#tracer?.path;
-  }
-
   /** Takes up the toolkit settings of a config just read for a Create. */
   configure(config: ShimConfig): void {
     if (config.trace && !this.#tracer) this.#openTrace(config.trace.dir);

@@ -58,6 +58,10 @@ count = 1
     });
     // The example of docs/toolkit.md: one variable in every container of one namespace.
     writeFileSync(hooksPath, `
+import { appendFileSync } from 'node:fs';
+const record = (r) => appendFileSync(${JSON.stringify(join(work, 'hooks.log'))}, JSON.stringify(r) + '\\n');
+export function afterStart({ id, pid }) { record({ hook: 'afterStart', id, pid }); }
+export function onExit({ id, execId, status }) { record({ hook: 'onExit', id, execId, status }); }
 export function beforeCreate({ namespace, spec }) {
   if (namespace === ${JSON.stringify(env.c.namespace)}) spec.process.env.push(\`INJECTED_BY_HOOK=\${namespace}\`);
   return spec;
@@ -80,11 +84,18 @@ export function beforeExec({ execId, process }) {
   };
   const records = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>);
 
-  it('a beforeCreate hook puts a variable into the container of its namespace', async () => {
+  it('a beforeCreate hook puts a variable into the container of its namespace; afterStart and onExit see it start and exit', async () => {
     const id = uniqueId('hooked');
-    const r = await env.run(id, ['sh', '-c', 'echo "value=$INJECTED_BY_HOOK"']);
-    expect(r.code, r.stderr).toBe(0);
+    const r = await env.run(id, ['sh', '-c', 'echo "value=$INJECTED_BY_HOOK"; exit 6']);
+    expect(r.code, r.stderr).toBe(6);
     expect(r.stdout.toString()).toBe(`value=${env.c.namespace}\n`);
+    // afterStart and onExit saw the same task, its pid and its exit status.
+    const seen = () => readFileSync(join(work, 'hooks.log'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).filter((x) => x.id === id);
+    await eventually(() => existsSync(join(work, 'hooks.log')) && seen().length === 2);
+    const [started, exited] = seen();
+    expect(started).toMatchObject({ hook: 'afterStart', id });
+    expect(started!.pid).toBeGreaterThan(0);
+    expect(exited).toEqual({ hook: 'onExit', id, execId: '', status: 6 });
   });
 
   it('traces a ctr run: calls, runtime runs and events, rendered by tsshimctl trace', async () => {

@@ -109,6 +109,17 @@ describe.skipIf(skipUnlessRoot())('tsshimctl run with no containerd', () => {
     }
   }, 180_000);
 
+  it('with --tty gives the container its terminal (under script(1), a pty of its own)', async () => {
+    for (const [name, shim] of shims) {
+      const id = uniqueId('ctl');
+      const cmd = [CTL, 'run', '--tty', '--shim', shim, '--rootfs', rootfs, '--id', id, '--namespace', NS, '--', 'sh', '-c', "'tty; exit 3'"].join(' ');
+      const r = await run('script', ['-qec', cmd, '/dev/null'], { env: cleanEnv(), timeoutMs: 90_000 });
+      expect(r.code, `${name}: ${r.stderr}`).toBe(3);
+      expect(r.stdout.toString(), name).toMatch(/\/dev\/pts\/\d+\r*\n/);
+      expect(leftovers(id)).toEqual([]);
+    }
+  }, 180_000);
+
   it('reports a missing command with status 127 and leaves nothing', async () => {
     for (const [name, shim] of shims) {
       const id = uniqueId('ctl');

@@ -14,7 +14,7 @@ export interface RecordedEvent {
  * containerd's Events service as a shim sees it (spec §4.4): a ttrpc server answering Forward
  * with Empty. Every envelope is recorded and handed to `onEvent`.
  */
-export class EventSink {
+export class EventRecorder {
   readonly events: RecordedEvent[] = [];
   readonly #servers: TtrpcServer[] = [];
   readonly #paths: string[] = [];
