@@ -55,7 +55,7 @@ export async function configFor(decoded: DecodedOptions): Promise<ShimConfig> {
 
 export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string; logger: Logger; toolkit: Toolkit }): Promise<RuntimeBinding> {
   const decoded = decodeOptions(req.options);
-  const config = await configFor(decoded);
+  const config = ctx.toolkit.takePreparedConfig(req.id) ?? (await configFor(decoded));
   const resolved = selectRuntime(config, { annotations: req.annotations, runcOptions: decoded.runc });
   // Toolkit: the config's trace/faults/hooks; the runtime with its faults and traced invocations.
   ctx.toolkit.configure(config);

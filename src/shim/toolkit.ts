@@ -27,6 +27,8 @@ export class Toolkit {
   #tracer: TraceWriter | undefined;
   #injector = new FaultInjector([]);
   #faultsKey = '[]';
+  /** Configs read for a Create still in flight, by task id, so bindRuntime need not read them again. */
+  readonly #prepared = new Map<string, ShimConfig>();
 
   constructor(
     private readonly ids: { namespace: string; id: string },
@@ -60,8 +62,12 @@ export class Toolkit {
           const started = performance.now();
           try {
             if (method === 'Create') {
+              // A config that fails here is read again by bindRuntime, which reports its problems.
               const config = await prepare(req).catch(() => undefined);
-              if (config) this.configure(config);
+              if (config) {
+                this.configure(config);
+                this.#prepared.set(req.id, config);
+              }
             }
             if (!this.#injector.empty) await this.#injectCall({ method }, req?.id, ctx);
             const res = await m.handler(req, ctx);
@@ -70,11 +76,20 @@ export class Toolkit {
           } catch (err) {
             this.#traceCall(method, ctx, req, undefined, err, started);
             throw err;
+          } finally {
+            if (method === 'Create') this.#prepared.delete(req.id);
           }
         },
       } satisfies MethodDef;
     }
     return out;
+  }
+
+  /** The config the current Create of `id` was prepared with, handed out once. */
+  takePreparedConfig(id: string): ShimConfig | undefined {
+    const config = this.#prepared.get(id);
+    this.#prepared.delete(id);
+    return config;
   }
 
   /** The event sink, recording each event before it is handed on. */
