@@ -12,7 +12,9 @@ const project = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const src = join(project, 'src');
 
 /** Higher imports lower; equal rank only within the same layer. */
-const RANK = { errors: 0, sys: 1, api: 2, ttrpc: 3, runtime: 4, io: 4, events: 4, task: 5, shim: 6 };
+const RANK = {
+  errors: 0, sys: 1, api: 2, ttrpc: 3, runtime: 4, io: 4, events: 4, trace: 4, task: 5, faults: 5, hooks: 6, shim: 7, ctl: 7,
+};
 
 function* modules(dir) {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {

@@ -3,7 +3,7 @@ import { isAbsolute } from 'node:path';
 import { parse, TomlDate, TomlError } from 'smol-toml';
 import { Code, StatusError } from '../errors/index.js';
 import type { ConfigLocation } from './config-path.js';
-import { DIALECT_NAMES, DIALECTS, isDialectName, type DialectName } from './dialects.js';
+import { ALL_COMMANDS, DIALECT_NAMES, DIALECTS, isDialectName, type DialectName, type RuntimeCommand } from './dialects.js';
 
 export interface RuntimeConfig {
   /** The `X` of `[runtimes.X]`; what the runtime annotation names. */
@@ -30,6 +30,10 @@ export interface ShimConfig {
   readonly file: string | null;
   readonly defaultRuntime: string;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
+  /** Developer toolkit (docs/toolkit.md): off unless configured. */
+  readonly trace?: TraceConfig;
+  readonly faults: readonly FaultRule[];
+  readonly hooks?: HooksConfig;
 }
 
 export interface ConfigProblem {
@@ -70,12 +74,13 @@ export const BUILTIN_CONFIG: ShimConfig = {
   file: null,
   defaultRuntime: 'runc',
   runtimes: new Map([['runc', BUILTIN_RUNC]]),
+  faults: [],
 };
 
 /** The driver sets these itself; a second value would silently move state or logs. */
 const MANAGED_FLAGS = ['root', 'log', 'log-format', 'systemd-cgroup'];
 
-const TOP_LEVEL_KEYS = ['default_runtime', 'runtimes'];
+const TOP_LEVEL_KEYS = ['default_runtime', 'runtimes', 'trace', 'faults', 'hooks'];
 const RUNTIME_KEYS = ['binary', 'root', 'dialect', 'flags', 'systemd_cgroup', 'env', 'options'];
 
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;
@@ -135,8 +140,10 @@ function validateConfig(doc: Record<string, unknown>, file: string): ConfigRepor
     }
   }
 
+  const toolkit = validateToolkit(doc, problems);
+
   if (problems.list.length > 0) return { problems: problems.list, runtimes: named };
-  return { config: { file, defaultRuntime, runtimes }, problems: [], runtimes: named };
+  return { config: { file, defaultRuntime, runtimes, ...toolkit }, problems: [], runtimes: named };
 }
 
 /**
@@ -307,4 +314,177 @@ function tomlType(value: unknown): string {
 /** Dotted TOML key path, quoting segments that are not bare keys. */
 function keyPath(segments: string[]): string {
   return segments.map((s) => (BARE_KEY.test(s) ? s : JSON.stringify(s))).join('.');
+}
+
+// ---- Developer toolkit: [trace], [[faults]], [hooks] (docs/toolkit.md) ----
+
+export interface TraceConfig {
+  /** Directory of the per-daemon JSON-lines trace files. */
+  readonly dir: string;
+}
+
+export type FaultAction =
+  | { readonly kind: 'error'; readonly code: Code; readonly message: string }
+  | { readonly kind: 'delay'; readonly ms: number }
+  | { readonly kind: 'hang' }
+  | { readonly kind: 'crash' }
+  | { readonly kind: 'runtime-fail'; readonly stderr: string };
+
+export interface FaultRule {
+  /** Position in the [[faults]] array, for logs. */
+  readonly index: number;
+  readonly target: { readonly method: string } | { readonly runtime: RuntimeCommand };
+  /** Glob over task ids (`*` and `?`); absent: every task. */
+  readonly id?: string;
+  readonly action: FaultAction;
+  /** Fires this many times, then never again; absent: every time (or by probability). */
+  readonly count?: number;
+  readonly probability?: number;
+}
+
+export interface HooksConfig {
+  readonly module: string;
+  readonly timeoutMs: number;
+}
+
+/** The Task API methods a fault may match (the v2 and v3 services have the same methods). */
+export const TASK_API_METHODS = [
+  'State', 'Create', 'Start', 'Delete', 'Pids', 'Pause', 'Resume', 'Checkpoint', 'Kill', 'Exec',
+  'ResizePty', 'CloseIO', 'Update', 'Wait', 'Stats', 'Connect', 'Shutdown',
+];
+const FAULT_KEYS = ['method', 'runtime', 'id', 'action', 'code', 'message', 'delay_ms', 'stderr', 'count', 'probability'];
+const FAULT_ACTIONS = ['error', 'delay', 'hang', 'crash', 'runtime-fail'];
+const DEFAULT_HOOK_TIMEOUT_MS = 5_000;
+
+function validateToolkit(doc: Record<string, unknown>, problems: Problems): Pick<ShimConfig, 'trace' | 'faults' | 'hooks'> {
+  return { trace: validateTrace(doc.trace, problems), faults: validateFaults(doc.faults, problems), hooks: validateHooks(doc.hooks, problems) };
+}
+
+function validateTrace(value: unknown, problems: Problems): TraceConfig | undefined {
+  if (value === undefined) return undefined;
+  if (!isTable(value)) {
+    problems.add('trace', `expected a table, got ${tomlType(value)}`);
+    return undefined;
+  }
+  rejectUnknownKeys(value, ['trace'], ['dir'], problems);
+  const dir = optionalString(value.dir, 'trace.dir', problems);
+  if (dir === undefined || !isAbsolute(dir)) {
+    problems.add('trace.dir', `expected an absolute directory path, got ${dir === undefined ? 'nothing' : JSON.stringify(dir)}`);
+    return undefined;
+  }
+  return { dir };
+}
+
+function validateFaults(value: unknown, problems: Problems): FaultRule[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) {
+    problems.add('faults', `expected an array of tables ([[faults]]), got ${tomlType(value)}`);
+    return [];
+  }
+  const rules: FaultRule[] = [];
+  value.forEach((entry: unknown, index) => {
+    const rule = validateFault(entry, index, problems);
+    if (rule) rules.push(rule);
+  });
+  return rules;
+}
+
+function validateFault(t: unknown, index: number, problems: Problems): FaultRule | undefined {
+  const at = (key?: string) => `faults[${index}]${key ? `.${key}` : ''}`;
+  if (!isTable(t)) {
+    problems.add(at(), `expected a table, got ${tomlType(t)}`);
+    return undefined;
+  }
+  const before = problems.list.length;
+  for (const key of Object.keys(t)) {
+    if (!FAULT_KEYS.includes(key)) problems.add(at(key), `unknown key (expected one of: ${FAULT_KEYS.join(', ')})`);
+  }
+  const method = optionalString(t.method, at('method'), problems);
+  const runtime = optionalString(t.runtime, at('runtime'), problems);
+  let target: FaultRule['target'] | undefined;
+  if ((method === undefined) === (runtime === undefined)) {
+    problems.add(at(), 'expected exactly one of method (a Task API method) or runtime (a runtime command)');
+  } else if (method !== undefined) {
+    if (TASK_API_METHODS.includes(method)) target = { method };
+    else problems.add(at('method'), `expected a Task API method (one of: ${TASK_API_METHODS.join(', ')}), got ${JSON.stringify(method)}`);
+  } else if (runtime !== undefined) {
+    if ((ALL_COMMANDS as readonly string[]).includes(runtime)) target = { runtime: runtime as RuntimeCommand };
+    else problems.add(at('runtime'), `expected a runtime command (one of: ${ALL_COMMANDS.join(', ')}), got ${JSON.stringify(runtime)}`);
+  }
+  const id = optionalString(t.id, at('id'), problems);
+  if (id === '') problems.add(at('id'), 'expected a task id glob, got an empty string');
+
+  const allowed: Record<string, string[]> = { error: ['code', 'message'], delay: ['delay_ms'], hang: [], crash: [], 'runtime-fail': ['stderr'] };
+  const kind = optionalString(t.action, at('action'), problems);
+  let action: FaultAction | undefined;
+  if (kind === undefined || !FAULT_ACTIONS.includes(kind)) {
+    problems.add(at('action'), `expected one of ${FAULT_ACTIONS.join(', ')}, got ${kind === undefined ? 'nothing' : JSON.stringify(kind)}`);
+  } else {
+    for (const key of ['code', 'message', 'delay_ms', 'stderr']) {
+      if (t[key] !== undefined && !allowed[kind]!.includes(key)) problems.add(at(key), `not used by action "${kind}"`);
+    }
+    if (kind === 'error') {
+      const code = faultCode(t.code, at('code'), problems);
+      const message = optionalString(t.message, at('message'), problems) ?? 'injected fault';
+      if (code !== undefined) action = { kind, code, message };
+    } else if (kind === 'delay') {
+      const ms = positiveInteger(t.delay_ms, at('delay_ms'), problems);
+      if (ms !== undefined) action = { kind, ms };
+    } else if (kind === 'runtime-fail') {
+      if (runtime === undefined) problems.add(at('action'), 'runtime-fail needs a runtime match');
+      const stderr = optionalString(t.stderr, at('stderr'), problems);
+      if (!stderr) problems.add(at('stderr'), 'expected the error text the runtime prints, got nothing');
+      else action = { kind, stderr };
+    } else if (kind === 'hang') {
+      if (method === undefined) problems.add(at('action'), 'hang needs a method match: it waits for the call\'s deadline');
+      action = { kind };
+    } else {
+      action = { kind: 'crash' };
+    }
+  }
+
+  let count: number | undefined;
+  let probability: number | undefined;
+  if (t.count !== undefined) count = positiveInteger(t.count, at('count'), problems);
+  if (t.probability !== undefined) {
+    const p = typeof t.probability === 'bigint' ? Number(t.probability) : t.probability;
+    if (typeof p !== 'number' || !(p > 0 && p <= 1)) problems.add(at('probability'), `expected a number in (0, 1], got ${tomlType(t.probability)} ${String(t.probability)}`);
+    else probability = p;
+  }
+  if (t.count !== undefined && t.probability !== undefined) problems.add(at(), 'expected count or probability, not both');
+
+  if (problems.list.length !== before || !target || !action) return undefined;
+  return { index, target, ...(id ? { id } : {}), action, ...(count ? { count } : {}), ...(probability ? { probability } : {}) };
+}
+
+function faultCode(value: unknown, key: string, problems: Problems): Code | undefined {
+  if (typeof value === 'string' && typeof (Code as unknown as Record<string, unknown>)[value] === 'number' && value !== 'OK') {
+    return (Code as unknown as Record<string, Code>)[value];
+  }
+  if (typeof value === 'bigint' && value > 0n && value <= 16n) return Number(value) as Code;
+  const names = Object.keys(Code).filter((k) => Number.isNaN(Number(k)) && k !== 'OK');
+  problems.add(key, `expected a gRPC code name (one of: ${names.join(', ')}) or number 1-16, got ${value === undefined ? 'nothing' : JSON.stringify(typeof value === 'bigint' ? Number(value) : value)}`);
+  return undefined;
+}
+
+function positiveInteger(value: unknown, key: string, problems: Problems): number | undefined {
+  if (typeof value === 'bigint' && value > 0n && value <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(value);
+  problems.add(key, `expected a positive integer, got ${value === undefined ? 'nothing' : `${tomlType(value)} ${String(value)}`}`);
+  return undefined;
+}
+
+function validateHooks(value: unknown, problems: Problems): HooksConfig | undefined {
+  if (value === undefined) return undefined;
+  if (!isTable(value)) {
+    problems.add('hooks', `expected a table, got ${tomlType(value)}`);
+    return undefined;
+  }
+  rejectUnknownKeys(value, ['hooks'], ['module', 'timeout_ms'], problems);
+  const module = optionalString(value.module, 'hooks.module', problems);
+  if (module === undefined || !isAbsolute(module)) {
+    problems.add('hooks.module', `expected the absolute path of an ES module, got ${module === undefined ? 'nothing' : JSON.stringify(module)}`);
+    return undefined;
+  }
+  const timeoutMs = value.timeout_ms === undefined ? DEFAULT_HOOK_TIMEOUT_MS : positiveInteger(value.timeout_ms, 'hooks.timeout_ms', problems);
+  return timeoutMs === undefined ? undefined : { module, timeoutMs };
 }

@@ -30,6 +30,22 @@ export interface RuntimeContext {
   readonly logger?: Logger;
   /** Per invocation; runsc create (sandbox boot) takes seconds. */
   readonly timeoutMs?: number;
+  /** Told of every finished invocation (tracing). */
+  readonly onInvocation?: (inv: RuntimeInvocation) => void;
+}
+
+/** One runtime run, as the trace records it. */
+export interface RuntimeInvocation {
+  readonly command: RuntimeCommand;
+  readonly argv: readonly string[];
+  readonly cwd: string;
+  /** What the config adds to the shim's environment. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly ms: number;
+  readonly exitCode: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly timedOut: boolean;
+  readonly stderr: string;
 }
 
 export interface CreateOptions {
@@ -293,6 +309,7 @@ export class RuntimeDriver {
     const timeoutMs = this.ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.ctx.logger?.debug({ argv }, 'runtime invocation');
     let result;
+    const started = performance.now();
     try {
       result = await runProcess(argv[0], argv.slice(1), {
         cwd: this.ctx.bundle,
@@ -304,6 +321,13 @@ export class RuntimeDriver {
     } catch (cause) {
       throw new StatusError(Code.FailedPrecondition, `cannot run ${this.binary} ${command}: ${(cause as Error).message}`, { cause });
     }
+    this.ctx.onInvocation?.({
+      command, argv, cwd: this.ctx.bundle, env: this.runtime.env, ms: performance.now() - started,
+      exitCode: result.kind === 'exited' ? result.exitCode : null,
+      signal: result.kind === 'exited' ? result.signal : 'SIGKILL',
+      timedOut: result.kind === 'timed-out',
+      stderr: result.kind === 'exited' ? result.stderr : '',
+    });
     if (result.kind === 'timed-out') {
       const message = `${this.binary} ${command} did not finish within ${timeoutMs} ms and was killed`;
       throw new RuntimeCommandError(Code.DeadlineExceeded, message, { exitCode: null, argv });

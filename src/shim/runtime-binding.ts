@@ -9,6 +9,7 @@ import { RuntimeDriver } from '../runtime/runtime-driver.js';
 import { isNotExist, isProcessAlreadyFinished } from '../runtime/runtime-errors.js';
 import { removeRuntimeFile, writeRuntimeFile } from '../task/bundle-files.js';
 import type { RuntimeBinding, RuntimeRequest } from '../task/service.js';
+import type { Toolkit } from './toolkit.js';
 
 const errors = { isNotExist, isProcessAlreadyFinished };
 
@@ -44,16 +45,23 @@ export async function configFor(decoded: DecodedOptions): Promise<ShimConfig> {
   return loadConfig(resolveConfigPath(decoded.configPath));
 }
 
-export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string; logger: Logger }): Promise<RuntimeBinding> {
+export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string; logger: Logger; toolkit: Toolkit }): Promise<RuntimeBinding> {
   const decoded = decodeOptions(req.options);
-  const config = await configFor(decoded);
+  const config = ctx.toolkit.takePreparedConfig(req.id) ?? (await configFor(decoded));
   const resolved = selectRuntime(config, { annotations: req.annotations, runcOptions: decoded.runc });
-  const runtime = new RuntimeDriver(resolved, { namespace: ctx.namespace, bundle: req.bundle, logger: ctx.logger });
+  // Toolkit: the config's trace/faults/hooks; the runtime with its faults and traced invocations.
+  ctx.toolkit.configure(config);
+  const hooks = await ctx.toolkit.hooksFor(config);
+  const driver = new RuntimeDriver(resolved, {
+    namespace: ctx.namespace, bundle: req.bundle, logger: ctx.logger, onInvocation: ctx.toolkit.invocationObserver(req.id),
+  });
+  const runtime = ctx.toolkit.wrapRuntime(driver, driver.binary);
   // Recorded so the `delete` action can clean up after a dead shim; removed again once the daemon
   // has deleted the container, so that `delete` has no runtime process to spawn.
   await writeRuntimeFile(req.bundle, { namespace: ctx.namespace, runtime: resolved });
   return {
     runtime,
+    hooks,
     errors,
     noPivot: decoded.runc?.noPivotRoot,
     noNewKeyring: decoded.runc?.noNewKeyring,

@@ -9,8 +9,10 @@ import { TaskService } from '../task/service.js';
 import { TASK_SERVICE_NAMES, taskMethods } from '../task/task-api-methods.js';
 import type { ShimFlags } from './flags.js';
 import { createLogger } from './logger.js';
-import { bindRuntime } from './runtime-binding.js';
+import { bindRuntime, configFor, decodeOptions } from './runtime-binding.js';
 import type { BoundSocket } from './socket-binding.js';
+import { Toolkit } from './toolkit.js';
+import type { RuntimeRequest } from '../task/service.js';
 
 export interface ServeOptions {
   /** The socket to serve on, bound by the caller (bindSocket), so whether to serve is decided there. */
@@ -54,7 +56,9 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
 
   const ttrpcAddress = process.env.TTRPC_ADDRESS || `${flags.address}.ttrpc`;
   const publisher = new EventPublisher({ address: ttrpcAddress, namespace: flags.namespace, logger });
-  const events = new TaskEvents(publisher);
+  // Toolkit (docs/toolkit.md): tracing, faults and hooks wrap the event sink, the method table and the runtime.
+  const toolkit = new Toolkit({ namespace: flags.namespace, id: flags.id }, logger);
+  const events = new TaskEvents(toolkit.wrapEvents(publisher));
 
   const euid = process.geteuid?.() ?? 0;
   const egid = process.getegid?.() ?? 0;
@@ -78,6 +82,7 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     if (!(await publisher.flush(EVENT_FLUSH_MS))) logger.error({ pending: publisher.pending }, 'events not delivered before exit');
     publisher.close();
     await server.shutdown({ graceMs: CALL_GRACE_MS });
+    await toolkit.close();
     if (socketPath) rmSync(socketPath, { force: true });
     process.exit(0);
   };
@@ -87,14 +92,14 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     logger,
     router,
     events,
-    bindRuntime: (req) => bindRuntime(req, { namespace: flags.namespace, logger: logger.child({ id: req.id }) }),
+    bindRuntime: (req) => bindRuntime(req, { namespace: flags.namespace, logger: logger.child({ id: req.id }), toolkit }),
     mountRootfs: (mounts, rootfs) =>
       mountAll(mounts.map((m) => ({ type: m.type ?? '', source: m.source ?? '', target: m.target ?? '', options: m.options ?? [] })), rootfs),
     unmountRootfs: (rootfs) => unmountRecursive(rootfs),
     // Let the Shutdown reply go out before the server closes.
     shutdown: () => setImmediate(() => void stop('Shutdown')),
   });
-  const methods = taskMethods(service);
+  const methods = toolkit.wrapMethods(taskMethods(service), (req: { options?: RuntimeRequest['options'] }) => configFor(decodeOptions(req.options)));
   for (const name of TASK_SERVICE_NAMES) server.register(name, methods);
 
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -64,6 +64,14 @@ function parsePid(text: string): number | undefined {
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
 
+/**
+ * containerd writes the OCI spec (`config.json`); a beforeCreate hook that changes it has it
+ * replaced here, before the runtime reads it.
+ */
+export function writeOciSpec(bundle: string, spec: Record<string, unknown>): Promise<void> {
+  return writeAtomic(join(bundle, 'config.json'), JSON.stringify(spec), 0o644);
+}
+
 /** A pid file the runtime wrote; a missing or malformed one is an error. */
 export async function readPidFile(path: string): Promise<number> {
   const text = await readFile(path, 'utf8');

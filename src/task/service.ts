@@ -11,6 +11,8 @@ import { checkExecOp, checkInitOp, toApiStatus } from './process-state.js';
 import type { ProcessRecord } from './process.js';
 import { TaskEvents } from './task-events.js';
 import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
+import type { TaskHooks } from './task-hooks.js';
+import { writeOciSpec } from './bundle-files.js';
 
 export interface RuntimeRequest {
   id: string;
@@ -30,6 +32,8 @@ export interface RuntimeBinding {
   criuWorkPath?: string;
   /** Called once the runtime has deleted the container: nothing of it is left to clean up. */
   released?(): Promise<void>;
+  /** The config's [hooks] module, when it names one. */
+  hooks?: TaskHooks;
 }
 
 export interface TaskServiceDeps {
@@ -58,6 +62,8 @@ export class TaskService {
   private readonly containers = new Map<string, Container>();
   /** Ids whose Create is in flight, so a concurrent Create of the same id is refused. */
   private readonly creating = new Set<string>();
+  /** Hooks of each container whose config names a hooks module. */
+  private readonly hooks = new Map<string, TaskHooks>();
 
   constructor(private readonly deps: TaskServiceDeps) {}
 
@@ -80,8 +86,12 @@ export class TaskService {
     let mounted = false;
     const rootfs = join(bundle, 'rootfs');
     try {
-      const spec = await readSpec(bundle);
+      let spec = await readSpec(bundle);
       const binding = await this.deps.bindRuntime({ id, bundle, options: req.options, annotations: spec.annotations ?? {} });
+      if (binding.hooks) {
+        const changed = await binding.hooks.beforeCreate({ id, bundle, spec: spec as Record<string, unknown>, annotations: spec.annotations ?? {} });
+        if (changed) spec = await writeSpec(bundle, changed);
+      }
       if (req.rootfs.length > 0) {
         await mkdir(rootfs, { recursive: true, mode: 0o711 });
         try {
@@ -108,7 +118,7 @@ export class TaskService {
             runtime: binding.runtime,
             errors: binding.errors,
             router: this.deps.router,
-            events: this.deps.events,
+            events: binding.hooks ? withExitHook(this.deps.events, binding.hooks, log) : this.deps.events,
             logger: log,
             unmountRootfs: mounted ? () => this.deps.unmountRootfs(rootfs) : undefined,
             released: binding.released,
@@ -118,6 +128,7 @@ export class TaskService {
         throw wrapUnknown('OCI runtime create failed', err);
       }
       this.containers.set(id, container);
+      if (binding.hooks) this.hooks.set(id, binding.hooks);
       this.deps.events.taskCreate({
         containerId: id, bundle, rootfs: req.rootfs,
         io: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
@@ -141,6 +152,7 @@ export class TaskService {
 
   async start(req: containerd.task.v2.StartRequest): Promise<containerd.task.v2.IStartResponse> {
     const pid = await this.container(req.id).start(req.execId);
+    if (!req.execId) await this.hooks.get(req.id)?.afterStart({ id: req.id, pid });
     return { pid };
   }
 
@@ -149,6 +161,7 @@ export class TaskService {
     const p = req.execId ? await c.deleteExec(req.execId) : await c.deleteInit();
     if (!req.execId) {
       this.containers.delete(req.id);
+      this.hooks.delete(req.id);
     }
     return deleteResponse(p);
   }
@@ -192,20 +205,25 @@ export class TaskService {
     await this.container(req.id).kill(req.execId, req.signal, req.all);
   }
 
-  exec(req: containerd.task.v2.ExecProcessRequest): void {
+  exec(req: containerd.task.v2.ExecProcessRequest): void | Promise<void> {
     const c = this.container(req.id);
     if (!req.execId) throw errdefs(Code.InvalidArgument, 'exec id must not be empty');
     if (!req.spec?.value) throw errdefs(Code.InvalidArgument, 'exec process spec is missing');
-    let processJson: string;
+    let spec: Record<string, unknown>;
     try {
-      const spec = JSON.parse(Buffer.from(req.spec.value).toString('utf8')) as Record<string, unknown>;
-      // The request's terminal flag wins over the spec's, as in the reference shim.
-      spec.terminal = req.terminal;
-      processJson = JSON.stringify(spec);
+      spec = JSON.parse(Buffer.from(req.spec.value).toString('utf8')) as Record<string, unknown>;
     } catch (err) {
       throw new StatusError(Code.InvalidArgument, `exec process spec is not valid JSON: ${errorText(err)}`, { cause: err });
     }
-    c.addExec(req.execId, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal }, processJson);
+    const add = (process: Record<string, unknown>) => {
+      // The request's terminal flag wins over the spec's, as in the reference shim.
+      process.terminal = req.terminal;
+      c.addExec(req.execId, { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal }, JSON.stringify(process));
+    };
+    const hooks = this.hooks.get(req.id);
+    // Without hooks the exec is registered before the reply, as always.
+    if (!hooks) return add(spec);
+    return hooks.beforeExec({ id: req.id, execId: req.execId, process: spec }).then((changed) => add(changed ?? spec));
   }
 
   resizePty(req: containerd.task.v2.ResizePtyRequest): void {
@@ -282,6 +300,23 @@ function decodeCheckpointOptions(any: google.protobuf.IAny | null | undefined): 
 
 function deleteResponse(p: ProcessRecord): containerd.task.v2.IDeleteResponse {
   return { pid: p.pid, exitStatus: p.exit?.status ?? 0, exitedAt: p.exit ? toTimestamp(p.exit.at) : ZERO_TIME };
+}
+
+/** A spec a beforeCreate hook changed replaces config.json: the runtime reads it from there. */
+async function writeSpec(bundle: string, spec: Record<string, unknown>): Promise<OciSpec> {
+  await writeOciSpec(bundle, spec);
+  return spec as OciSpec;
+}
+
+/** onExit runs after the exit is published; its failure cannot undo the exit, so it is logged. */
+function withExitHook(events: TaskEvents, hooks: TaskHooks, log: Logger): TaskEvents {
+  const hooked = Object.create(events) as TaskEvents;
+  hooked.taskExit = (containerId, execId, pid, exit) => {
+    events.taskExit(containerId, execId, pid, exit);
+    hooks.onExit({ id: containerId, execId: execId === containerId ? '' : execId, status: exit.status })
+      .catch((err: unknown) => log.error({ err }, 'onExit hook failed'));
+  };
+  return hooked;
 }
 
 async function readSpec(bundle: string): Promise<OciSpec> {
