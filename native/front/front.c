@@ -267,6 +267,8 @@ static void fast_start(const struct flags *fl) {
   sha256_hex(key, strlen(key), digest);
   const char *dparts[] = {dir, digest};
   if (path_join(path, sizeof path, dparts, 2)) return;
+  // The full path needs the same name: spared the cost of loading node:crypto for it.
+  setenv("TSSHIM_GROUP_SOCKET", path, 1);
   if (probe_socket(path) != ACCEPTING) return;
   snprintf(address, sizeof address, "unix://%s", path);
   if (write_address_file(address)) return;

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { join } from 'node:path';
 
@@ -11,8 +10,14 @@ export function socketDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.TSSHIM_SOCKET_DIR || '/run/tsshim';
 }
 
+/** Set by the packaged binary's front end for `start`: the group socket path it derived. */
+export const GROUP_SOCKET_ENV = 'TSSHIM_GROUP_SOCKET';
+
 /** Same derivation as the reference shim: sha256 of "<containerd address>/<namespace>/<group>". */
 export function socketPath(dir: string, containerdAddress: string, namespace: string, groupKey: string): string {
+  // Loaded here, not at the top: node:crypto costs a start-up tens of milliseconds, and the
+  // packaged binary's front end usually has computed this path already (GROUP_SOCKET_ENV).
+  const { createHash } = process.getBuiltinModule('node:crypto');
   const digest = createHash('sha256').update(join(containerdAddress, namespace, groupKey)).digest('hex');
   return join(dir, digest);
 }

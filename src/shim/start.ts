@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
-import { groupKey, probeSocket, socketDir, socketPath } from './socket-address.js';
+import { GROUP_SOCKET_ENV, groupKey, probeSocket, socketDir, socketPath } from './socket-address.js';
 
 /** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
 export const READY_FD_ENV = 'TSSHIM_READY_FD';
@@ -50,6 +50,8 @@ export async function start(flags: ShimFlags): Promise<void> {
   // Not for the runtimes and containers this daemon will start.
   delete process.env[READY_FD_ENV];
   delete process.env[CONTAINERD_PID_ENV];
+  const derived = process.env[GROUP_SOCKET_ENV];
+  delete process.env[GROUP_SOCKET_ENV];
   let reported = false;
   const report = (text: string) => {
     if (reported) return;
@@ -62,7 +64,7 @@ export async function start(flags: ShimFlags): Promise<void> {
     const bundle = process.cwd();
     const dir = socketDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle)));
+    const path = derived || socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle)));
     const address = `unix://${path}`;
     if ((await probeSocket(path, 100)) === 'accepting') {
       writeAddressFile(bundle, address);
