@@ -235,6 +235,128 @@ static enum probe probe_socket(const char *path) {
   return err == ECONNREFUSED || err == ENOENT ? REFUSED : NO_ANSWER;
 }
 
+/* ---- grouping, from the tsshim config that `start` would load ---- */
+
+enum grouping { GROUPING_UNKNOWN, GROUPING_TASK, GROUPING_POD, GROUPING_NODE };
+
+/** The options Any containerd writes on `start`'s stdin: read once, handed on to Node. */
+static char options[1 << 16];
+static size_t options_len;
+
+static void read_options(void) {
+  struct stat st;
+  if (fstat(0, &st) || !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode))) return;
+  for (;;) {
+    ssize_t r = read(0, options + options_len, sizeof options - options_len);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    options_len += (size_t)r;
+    if (options_len == sizeof options) break;
+  }
+}
+
+static int pb_varint(const unsigned char *p, size_t len, size_t *i, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; *i < len && shift < 64; shift += 7) {
+    unsigned char b = p[(*i)++];
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return 0;
+  }
+  return -1;
+}
+
+/** The last length-delimited field `want` of a protobuf message: 0 found, 1 absent, -1 malformed. */
+static int pb_field(const unsigned char *p, size_t len, unsigned want, const unsigned char **out, size_t *outlen) {
+  size_t i = 0;
+  *out = NULL;
+  *outlen = 0;
+  while (i < len) {
+    uint64_t key, v;
+    if (pb_varint(p, len, &i, &key)) return -1;
+    switch (key & 7) {
+      case 0: if (pb_varint(p, len, &i, &v)) return -1; continue;
+      case 1: if (len - i < 8) return -1; i += 8; continue;
+      case 5: if (len - i < 4) return -1; i += 4; continue;
+      case 2: break;
+      default: return -1;
+    }
+    if (pb_varint(p, len, &i, &v) || v > len - i) return -1;
+    if ((key >> 3) == want) { *out = p + i; *outlen = (size_t)v; }
+    i += (size_t)v;
+  }
+  return *out ? 0 : 1;
+}
+
+/** `grouping = "…"` among the top-level keys (before the first table header). Anything this
+ * line-based reading cannot be sure of (multi-line strings, other spellings) is unknown. */
+static enum grouping scan_grouping(const char *text) {
+  enum grouping found = GROUPING_POD;
+  for (const char *line = text; line && *line;) {
+    const char *next = strchr(line, '\n');
+    size_t len = next ? (size_t)(next - line) : strlen(line);
+    char buf[512];
+    if (len >= sizeof buf) return GROUPING_UNKNOWN;
+    memcpy(buf, line, len);
+    buf[len] = 0;
+    line = next ? next + 1 : NULL;
+    char *p = buf;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '[') break;
+    if (strstr(p, "\"\"\"") || strstr(p, "'''")) return GROUPING_UNKNOWN;
+    if (strstr(p, "grouping") == NULL) continue;
+    if (strncmp(p, "grouping", 8)) return GROUPING_UNKNOWN;
+    char value[16], rest[2];
+    int n = sscanf(p, "grouping = \"%15[a-z]\" %1s", value, rest);
+    if (n < 1) n = sscanf(p, "grouping = '%15[a-z]' %1s", value, rest);
+    if (n < 1 || (n == 2 && rest[0] != '#')) return GROUPING_UNKNOWN;
+    if (!strcmp(value, "task")) found = GROUPING_TASK;
+    else if (!strcmp(value, "pod")) found = GROUPING_POD;
+    else if (!strcmp(value, "node")) found = GROUPING_NODE;
+    else return GROUPING_UNKNOWN;
+  }
+  return found;
+}
+
+/** Where `start` finds its config, as src/runtime/config-path.ts: config_path (or config_body)
+ * of runtimeoptions.v1.Options, then $TSSHIM_CONFIG, then the default file, which may be absent. */
+static enum grouping read_grouping(void) {
+  static char text[1 << 20];
+  char config[PATH_MAX];
+  config[0] = 0;
+  if (options_len > 0) {
+    const unsigned char *type, *value, *path, *body;
+    size_t type_len, value_len, path_len, body_len;
+    const unsigned char *o = (const unsigned char *)options;
+    if (pb_field(o, options_len, 1, &type, &type_len) < 0 || pb_field(o, options_len, 2, &value, &value_len) < 0) return GROUPING_UNKNOWN;
+    static const char wanted[] = "runtimeoptions.v1.Options";
+    size_t wl = sizeof wanted - 1;
+    if (type && type_len >= wl && !memcmp(type + type_len - wl, wanted, wl) && value) {
+      if (pb_field(value, value_len, 2, &path, &path_len) < 0 || pb_field(value, value_len, 3, &body, &body_len) < 0) return GROUPING_UNKNOWN;
+      if (path_len >= sizeof config || body_len >= sizeof text) return GROUPING_UNKNOWN;
+      if (path_len) {
+        memcpy(config, path, path_len);
+        config[path_len] = 0;
+        if (strlen(config) != path_len) return GROUPING_UNKNOWN;
+      } else if (body_len) {
+        memcpy(text, body, body_len);
+        text[body_len] = 0;
+        return memchr(text, 0, body_len) ? GROUPING_UNKNOWN : scan_grouping(text);
+      }
+    }
+  }
+  int explicit = 1;
+  const char *env = getenv("TSSHIM_CONFIG");
+  if (!config[0] && env && *env) snprintf(config, sizeof config, "%s", env);
+  if (!config[0]) {
+    snprintf(config, sizeof config, "/etc/tsshim/config.toml");
+    explicit = 0;
+  }
+  ssize_t n = read_file(config, text, sizeof text);
+  if (n < 0) return !explicit && errno == ENOENT ? GROUPING_POD : GROUPING_UNKNOWN;
+  if (memchr(text, 0, (size_t)n)) return GROUPING_UNKNOWN;
+  return scan_grouping(text);
+}
+
 /* ---- fast path: `start` when the group's daemon already serves ---- */
 
 static const char *const GROUP_ANNOTATIONS[] = {
@@ -253,11 +375,18 @@ static void fast_start(const struct flags *fl) {
   struct json_field fields[3];
   for (int i = 0; i < 3; i++) fields[i].key = GROUP_ANNOTATIONS[i];
   const char *group = fl->id;
-  ssize_t n = read_file("config.json", spec, sizeof spec);
-  if (n < 0 || json_scan(spec, (size_t)n, fields, 3)) return;
-  for (int i = 0; i < 3; i++) {
-    if (fields[i].found == 1 && fields[i].value[0]) { group = fields[i].value; break; }
-    if (fields[i].found == 2) return;
+  enum grouping grouping = read_grouping();
+  if (grouping == GROUPING_UNKNOWN) return;
+  if (grouping == GROUPING_NODE) {
+    // No task id can contain ':' (containerd's identifier rules), so this group is no task's.
+    group = ":node";
+  } else if (grouping == GROUPING_POD) {
+    ssize_t n = read_file("config.json", spec, sizeof spec);
+    if (n < 0 || json_scan(spec, (size_t)n, fields, 3)) return;
+    for (int i = 0; i < 3; i++) {
+      if (fields[i].found == 1 && fields[i].value[0]) { group = fields[i].value; break; }
+      if (fields[i].found == 2) return;
+    }
   }
   const char *dir = getenv("TSSHIM_SOCKET_DIR");
   if (!dir || !*dir) dir = "/run/tsshim";
@@ -269,6 +398,13 @@ static void fast_start(const struct flags *fl) {
   if (path_join(path, sizeof path, dparts, 2)) return;
   // The full path needs the same name: spared the cost of loading node:crypto for it.
   setenv("TSSHIM_GROUP_SOCKET", path, 1);
+  if (grouping == GROUPING_NODE) {
+    // A node daemon outlives the task whose bundle it started in, and with it that bundle's
+    // log FIFO: it logs to a file beside its socket instead.
+    static char log[PATH_MAX + 8];
+    snprintf(log, sizeof log, "%s.log", path);
+    setenv("TSSHIM_DAEMON_LOG", log, 1);
+  }
   if (probe_socket(path) != ACCEPTING) return;
   snprintf(address, sizeof address, "unix://%s", path);
   if (write_address_file(address)) return;
@@ -420,12 +556,30 @@ static void start_daemon(char **args) {
   snprintf(containerd_pid, sizeof containerd_pid, "%d", (int)getppid());
   struct stat st;
   const char *log = stat("log", &st) == 0 && S_ISFIFO(st.st_mode) ? "log" : "/dev/null";
+  const char *daemon_log = getenv("TSSHIM_DAEMON_LOG");
+  // The options go on to Node on a pipe of their own: it reads them when it has to decide the
+  // group itself (the front end could not).
+  int opts[2];
+  if (pipe2(opts, O_CLOEXEC)) die("pipe");
+  fcntl(opts[1], F_SETPIPE_SZ, (int)sizeof options);
+  if (options_len && write_all(opts[1], options, options_len)) die("cannot hand on the options");
+  close(opts[1]);
   pid_t child = fork();
   if (child < 0) die("fork");
   if (child == 0) {
     setsid();
-    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int out = open(log, O_RDWR | O_CLOEXEC);
+    int in = opts[0];
+    int out;
+    if (daemon_log) {
+      // The socket directory, made here as Node would make it (0700), since the log goes first.
+      char dir[PATH_MAX];
+      snprintf(dir, sizeof dir, "%s", daemon_log);
+      *strrchr(dir, '/') = 0;
+      mkdirs(dir, 0700);
+      out = open(daemon_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    } else {
+      out = open(log, O_RDWR | O_CLOEXEC);
+    }
     if (in < 0 || out < 0) _exit(127);
     // dup2 onto itself would keep close-on-exec.
     if (ready[1] == 4 ? fcntl(4, F_SETFD, 0) < 0 : dup2(ready[1], 4) < 0) _exit(127);
@@ -436,6 +590,7 @@ static void start_daemon(char **args) {
     _exit(127);
   }
   close(ready[1]);
+  close(opts[0]);
   char out[8192];
   size_t n = 0;
   for (;;) {
@@ -462,6 +617,7 @@ int main(int argc, char **argv) {
   }
   struct flags fl;
   int plain = parse_flags(argc, argv, &fl) == 0 && fl.rest == 0;
+  if (pl.shim && strcmp(fl.action, "start") == 0) read_options();
   if (pl.shim && plain && strcmp(fl.action, "start") == 0 && !getenv("TSSHIM_FRONT_FULL")) fast_start(&fl);
   if (pl.shim && plain && strcmp(fl.action, "delete") == 0 && !getenv("TSSHIM_FRONT_FULL")) fast_delete(&fl);
 

@@ -24,8 +24,17 @@ export function socketPath(dir: string, containerdAddress: string, namespace: st
 
 export const GROUP_ANNOTATIONS = ['io.containerd.tsshim.v2.group', 'io.containerd.runc.v2.group', 'io.kubernetes.cri.sandbox-id'];
 
-/** Tasks with the same group annotation (or pod) share one shim process. */
-export function groupKey(id: string, annotations: Record<string, string> | undefined): string {
+/** The group of every task in node grouping: no task id can contain ':' (containerd's rules). */
+export const NODE_GROUP = ':node';
+
+/**
+ * Tasks with the same group key share one shim process: with "pod" grouping those with the
+ * same group annotation (or pod); with "node" grouping all of them. The packaged binary's front
+ * end (native/front) derives the same key.
+ */
+export function groupKey(id: string, annotations: Record<string, string> | undefined, grouping: 'task' | 'pod' | 'node' = 'pod'): string {
+  if (grouping === 'task') return id;
+  if (grouping === 'node') return NODE_GROUP;
   for (const key of GROUP_ANNOTATIONS) {
     const value = annotations?.[key];
     if (value) return value;

@@ -1,6 +1,7 @@
 import { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
+import { groupingAtStart } from './grouping.js';
 import { GROUP_SOCKET_ENV, groupKey, probeSocket, socketDir, socketPath } from './socket-address.js';
 
 /** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
@@ -64,7 +65,7 @@ export async function start(flags: ShimFlags): Promise<void> {
     const bundle = process.cwd();
     const dir = socketDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = derived || socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle)));
+    const path = derived || socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle), await groupingAtStart()));
     const address = `unix://${path}`;
     if ((await probeSocket(path, 100)) === 'accepting') {
       writeAddressFile(bundle, address);

@@ -7,20 +7,29 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { containerd } from '../../src/api/gen/proto.js';
-import { socketPath } from '../../src/shim/socket-address.js';
+import { containerd, google, runtimeoptions } from '../../src/api/gen/proto.js';
+import { NODE_GROUP, socketPath } from '../../src/shim/socket-address.js';
 import { packagedShimDir } from './harness/index.js';
 
 const SHIM = join(packagedShimDir(), 'containerd-shim-tsshim-v2');
 
 interface Result { code: number; stdout: Buffer; stderr: string }
 
-function run(args: string[], opts: { cwd: string; env?: Record<string, string>; bin?: string }): Promise<Result> {
+function run(args: string[], opts: { cwd: string; env?: Record<string, string>; bin?: string; input?: Uint8Array }): Promise<Result> {
   return new Promise((resolve) => {
-    execFile(opts.bin ?? SHIM, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'buffer' }, (err, stdout, stderr) =>
+    const child = execFile(opts.bin ?? SHIM, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'buffer' }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() }),
     );
+    // Actions other than start never read stdin: a write they do not wait for is no failure.
+    child.stdin!.on('error', () => undefined);
+    child.stdin!.end(opts.input);
   });
+}
+
+/** The Any containerd writes on start's stdin for a runtime with runtimeoptions.v1.Options. */
+function runtimeOptions(o: { configPath?: string; configBody?: string }): Uint8Array {
+  const value = runtimeoptions.v1.Options.encode({ configPath: o.configPath, configBody: o.configBody ? Buffer.from(o.configBody) : undefined }).finish();
+  return google.protobuf.Any.encode({ typeUrl: 'runtimeoptions.v1.Options', value }).finish();
 }
 
 describe('the packaged binary', () => {
@@ -101,6 +110,34 @@ describe('the packaged binary', () => {
         expect(r.stdout.toString()).toBe(`unix://${path}`);
         expect(r.code).toBe(0);
         expect(readFileSync(join(bundle, 'address'), 'utf8')).toBe(`unix://${path}`);
+        expect(nodeRan(cache)).toBe(false);
+      });
+    }
+
+    const groupingCases: { name: string; grouping: string; how: 'env' | 'config_path' | 'config_body'; group: string }[] = [
+      { name: '"node" from $TSSHIM_CONFIG', grouping: 'node', how: 'env', group: NODE_GROUP },
+      { name: '"task" from config_path of the runtime options', grouping: 'task', how: 'config_path', group: 'task-b' },
+      { name: '"node" from config_body of the runtime options', grouping: 'node', how: 'config_body', group: NODE_GROUP },
+    ];
+    for (const c of groupingCases) {
+      it(`derives the group from grouping = ${c.name}`, async () => {
+        const bundle = fresh('bundle');
+        const sockets = fresh('s');
+        writeFileSync(join(bundle, 'config.json'), JSON.stringify({ annotations: { 'io.kubernetes.cri.sandbox-id': 'pod-9' } }));
+        const toml = `# density\ngrouping = "${c.grouping}"  # one daemon per ${c.grouping}\n\n[runtimes.runc]\nbinary = "runc"\n`;
+        const file = join(fresh('cfg'), 'config.toml');
+        writeFileSync(file, toml);
+        const address = '/run/containerd/containerd.sock';
+        const path = socketPath(sockets, address, 'k8s.io', c.group);
+        await listen(path);
+        const cache = emptyCache();
+        const r = await run(['-namespace', 'k8s.io', '-id', 'task-b', '-address', address, 'start'], {
+          cwd: bundle,
+          env: { TSSHIM_SOCKET_DIR: sockets, TSSHIM_CACHE_DIR: cache, TSSHIM_CONFIG: c.how === 'env' ? file : join(work, 'no-such.toml') },
+          input: c.how === 'env' ? undefined : runtimeOptions(c.how === 'config_path' ? { configPath: file } : { configBody: toml }),
+        });
+        expect(r.stderr).toBe('');
+        expect(r.stdout.toString()).toBe(`unix://${path}`);
         expect(nodeRan(cache)).toBe(false);
       });
     }
