@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,7 +247,23 @@ static size_t options_len;
 static void read_options(void) {
   struct stat st;
   if (fstat(0, &st) || !(S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode))) return;
+  // containerd writes the options and closes the pipe at once. A stdin that stays open (a start
+  // run by hand) is given up on after a second, as if no options had come.
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
   for (;;) {
+    if (!S_ISREG(st.st_mode)) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      int left = 1000 - (int)((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+      struct pollfd pfd = {.fd = 0, .events = POLLIN};
+      int ready = left > 0 ? poll(&pfd, 1, left) : 0;
+      if (ready < 0 && errno == EINTR) continue;
+      if (ready == 0) {
+        options_len = 0;
+        return;
+      }
+    }
     ssize_t r = read(0, options + options_len, sizeof options - options_len);
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) break;
