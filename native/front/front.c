@@ -7,6 +7,7 @@
 // ever answer what the Node code would have answered.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
@@ -170,7 +171,19 @@ static void unpack(int self, const struct payload *pl, char *dir, size_t cap) {
     if (errno != EEXIST && errno != ENOTEMPTY) die("cannot move the payload into place");
     // Another start unpacked the same payload first: use that one.
     nftw(tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+    return;
   }
+  // A new payload (an upgrade): the older ones go, so that upgrades do not pile up 120 MB each.
+  // Running daemons keep the files they have open; a start of another installed version that
+  // finds its copy gone unpacks it again (exec_node).
+  DIR *d = opendir(root);
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (strlen(e->d_name) != 64 || strspn(e->d_name, "0123456789abcdef") != 64 || !strcmp(e->d_name, pl->hash)) continue;
+    char old[PATH_MAX];
+    snprintf(old, sizeof old, "%s/%s", root, e->d_name);
+    nftw(old, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+  }
+  if (d) closedir(d);
 }
 
 /* ---- flags, with Go flag package semantics as in src/shim/flags.ts ---- */
@@ -562,11 +575,22 @@ static char **node_argv(const char *dir, const struct payload *pl, int argc, cha
   return args;
 }
 
+/** Runs Node; if its unpacked copy has just been removed (another version's upgrade), unpacks
+ * it again once. */
+static void exec_node(int self, const struct payload *pl, char **args) {
+  execv(args[0], args);
+  if (errno == ENOENT) {
+    char dir[PATH_MAX];
+    unpack(self, pl, dir, sizeof dir);
+    execv(args[0], args);
+  }
+}
+
 /** `start`: the Node process becomes the daemon itself, in its own session so that it outlives
  * this one, and reports its address, or why it cannot serve, on fd 4. containerd collects this
  * process's output until every holder of the pipe has closed it, so the daemon's stdout and
  * stderr go to the bundle's log FIFO (whose contents containerd copies into its own log). */
-static void start_daemon(char **args) {
+static void start_daemon(int self, const struct payload *pl, char **args) {
   int ready[2];
   if (pipe2(ready, O_CLOEXEC)) die("pipe");
   char containerd_pid[24];
@@ -603,7 +627,7 @@ static void start_daemon(char **args) {
     if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) _exit(127);
     setenv("TSSHIM_READY_FD", "4", 1);
     setenv("TSSHIM_CONTAINERD_PID", containerd_pid, 1);
-    execv(args[0], args);
+    exec_node(self, pl, args);
     _exit(127);
   }
   close(ready[1]);
@@ -640,7 +664,6 @@ int main(int argc, char **argv) {
 
   char dir[PATH_MAX];
   unpack(self, &pl, dir, sizeof dir);
-  close(self);
   // Node's compile cache turns the bundle's compile work into a cache read on every later start.
   char cache[PATH_MAX];
   const char *compile = getenv("TSSHIM_COMPILE_CACHE");
@@ -652,7 +675,7 @@ int main(int argc, char **argv) {
   }
   setenv("NODE_COMPILE_CACHE", compile, 1);
   char **args = node_argv(dir, &pl, argc, argv);
-  if (pl.shim && strcmp(fl.action, "start") == 0) start_daemon(args);
-  execv(args[0], args);
+  if (pl.shim && strcmp(fl.action, "start") == 0) start_daemon(self, &pl, args);
+  exec_node(self, &pl, args);
   die("cannot run Node");
 }

@@ -13,6 +13,18 @@ async function eventually(cond: () => boolean, timeoutMs = 20_000): Promise<void
   }
 }
 
+/** Kills a detached task and removes it; the delete waits until containerd has seen the exit. */
+async function removeTask(env: TsshimEnv, id: string): Promise<void> {
+  await env.c.ctr(['task', 'kill', '-s', 'KILL', id]);
+  const end = Date.now() + 30_000;
+  for (;;) {
+    const r = await env.c.ctr(['task', 'delete', id], { timeoutMs: 30_000 });
+    if (r.code === 0 || /not found/.test(r.stderr.toString()) || Date.now() > end) break;
+    await new Promise((res) => setTimeout(res, 200));
+  }
+  await env.c.ctr(['container', 'delete', id]);
+}
+
 describe.skipIf(skipUnlessRoot())('grouping = "node"', () => {
   let env: TsshimEnv;
   beforeAll(async () => {
@@ -35,11 +47,7 @@ describe.skipIf(skipUnlessRoot())('grouping = "node"', () => {
       // The daemon logs beside its socket, not to the first task's (since deleted) log FIFO.
       expect(readdirSync(env.socketDir).filter((f) => f.endsWith('.log'))).toHaveLength(1);
     } finally {
-      for (const id of ids) {
-        await env.c.ctr(['task', 'kill', '-s', 'KILL', id]);
-        await env.c.ctr(['task', 'delete', id], { timeoutMs: 30_000 });
-        await env.c.ctr(['container', 'delete', id]);
-      }
+      for (const id of ids) await removeTask(env, id);
     }
     await eventually(() => env.shimProcesses().length === 0);
     expect(readdirSync(env.socketDir).filter((f) => !f.endsWith('.log'))).toEqual([]);
@@ -85,11 +93,7 @@ describe.skipIf(skipUnlessRoot())('grouping = "task"', () => {
       }
       expect(env.shimProcesses()).toHaveLength(2);
     } finally {
-      for (const id of ids) {
-        await env.c.ctr(['task', 'kill', '-s', 'KILL', id]);
-        await env.c.ctr(['task', 'delete', id], { timeoutMs: 30_000 });
-        await env.c.ctr(['container', 'delete', id]);
-      }
+      for (const id of ids) await removeTask(env, id);
       await env.stop();
     }
     expect(existsSync(env.socketDir) ? readdirSync(env.socketDir) : []).toEqual([]);

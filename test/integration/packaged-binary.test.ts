@@ -65,17 +65,23 @@ describe('the packaged binary', () => {
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('runs from a copy in any directory and through a symlink', async () => {
+  it('runs from a copy in any directory and through a symlink, replacing an older unpacked payload', async () => {
     const dir = fresh('elsewhere');
     symlinkSync(SHIM, join(dir, 'linked-shim'));
+    // What an older version left: replaced by this payload, not kept beside it.
+    const older = join(work, 'shared-cache', 'ab'.repeat(32));
+    mkdirSync(older, { recursive: true });
+    writeFileSync(join(older, 'node'), '');
     for (const bin of [SHIM, join(dir, 'linked-shim')]) {
       const r = await run(['-v'], { cwd: dir, bin, env: { TSSHIM_CACHE_DIR: join(work, 'shared-cache') } });
       expect(r.stderr).toBe('');
       expect(r.code).toBe(0);
       expect(r.stdout.toString()).toMatch(/Version:\s+0\.\d+\.\d+[\s\S]*Node\.js:\s+v24\./);
     }
-    // Unpacked once, into a directory named by the payload's hash.
-    expect(readdirSync(join(work, 'shared-cache')).filter((f) => /^[0-9a-f]{64}$/.test(f))).toHaveLength(1);
+    // Unpacked once, into a directory named by the payload's hash; the older one is gone.
+    const payloads = readdirSync(join(work, 'shared-cache')).filter((f) => /^[0-9a-f]{64}$/.test(f));
+    expect(payloads).toHaveLength(1);
+    expect(payloads[0]).not.toBe('ab'.repeat(32));
   });
 
   describe('start', () => {
