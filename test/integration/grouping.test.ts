@@ -1,6 +1,7 @@
 // The `grouping` config key: which tasks one shim daemon serves, and what survives when a
 // daemon that serves several tasks dies.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventContainerId, skipUnlessRoot, uniqueId } from './harness/index.js';
 import { DEFAULT_CONFIG, RUNTIME, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
@@ -79,6 +80,26 @@ describe.skipIf(skipUnlessRoot())('grouping = "node"', () => {
       for (const id of [exited, running]) await env.c.ctr(['container', 'delete', id]);
     }
     await eventually(() => env.shimProcesses().length === 0);
+  });
+});
+
+describe.skipIf(skipUnlessRoot())('grouping from the runtime options', () => {
+  it('start reads grouping from the config file containerd names in the runtime options (ctr --runtime-config-path)', async () => {
+    const env = await startTsshimEnv();
+    const ids = [uniqueId('o1'), uniqueId('o2')];
+    const config = join(env.socketDir, '..', 'node.toml');
+    writeFileSync(config, `grouping = "node"\n${DEFAULT_CONFIG}`);
+    try {
+      for (const id of ids) {
+        const r = await env.c.ctr(['run', '-d', '--runtime', RUNTIME, '--runtime-config-path', config, env.image, id, 'sleep', '600']);
+        expect(r.code).toBe(0);
+      }
+      // The environment's config says "pod" (the default), and the tasks share no annotation.
+      expect(env.shimProcesses()).toHaveLength(1);
+    } finally {
+      for (const id of ids) await removeTask(env, id);
+      await env.stop();
+    }
   });
 });
 
