@@ -4,7 +4,7 @@
 // Needs root, containerd, runc and a built tsshim (npm run build).
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { busyboxImage, projectBinDir, startContainerd, uniqueId, type Containerd } from '../test/integration/harness/index.js';
+import { busyboxImage, packagedShimDir, startContainerd, uniqueId, type Containerd } from '../test/integration/harness/index.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -56,7 +56,7 @@ async function timedRun(c: Containerd, image: string, runtime: string): Promise<
 }
 
 async function main(): Promise<void> {
-  const c = await startContainerd({ pathPrepend: [projectBinDir()] });
+  const c = await startContainerd({ pathPrepend: [packagedShimDir()] });
   try {
     const image = await busyboxImage(c);
     // Warm-up: page cache, the shim's compile cache, runc's first run.

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as transport from '../src/ttrpc/index.js';
 import { containerd } from '../src/api/gen/proto.js';
 import { benchmark } from './bench-ttrpc.mjs';
-import { busyboxImage, projectBinDir, startContainerd, uniqueId } from '../test/integration/harness/index.js';
+import { busyboxImage, packagedShimDir, startContainerd, uniqueId } from '../test/integration/harness/index.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, def: number) => {
@@ -19,7 +19,7 @@ const CALLS = opt('calls', 5000);
 const ROUNDS = opt('rounds', 3);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-const c = await startContainerd({ pathPrepend: [projectBinDir()] });
+const c = await startContainerd({ pathPrepend: [packagedShimDir()] });
 try {
   const image = await busyboxImage(c);
   const shims = [

@@ -17,7 +17,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 project=$(dirname "$here")
 cache="$project/.cache"
 
-PACKAGES=(containerd runc crun runsc busybox-static criu tar mount g++ make python3 debian-archive-keyring gpgv)
+PACKAGES=(containerd runc crun runsc busybox-static criu tar mount g++ make libc6-dev python3 debian-archive-keyring gpgv)
 # Extra containerd releases for the compatibility matrix, by Debian suite.
 RELEASE_SUITES=(trixie sid)
 

@@ -40,6 +40,8 @@ const FIRST_VERSION_ONLY = new Set([
   'test/integration/ttrpc-interop.test.ts',
   // the shim's `check` action: no containerd involved
   'test/integration/check.test.ts',
+  // the packaged binary's own answers (fast paths, unpacking): no containerd involved
+  'test/integration/packaged-binary.test.ts',
 ]);
 
 function listTests(dir) {

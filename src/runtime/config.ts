@@ -25,10 +25,18 @@ export interface RuntimeConfig {
   readonly options: Readonly<Record<string, string | boolean>>;
 }
 
+/**
+ * Which tasks one daemon serves: each task its own, the tasks of one pod (or group
+ * annotation), or every task of one containerd address and namespace.
+ */
+export type Grouping = 'task' | 'pod' | 'node';
+const GROUPINGS: readonly Grouping[] = ['task', 'pod', 'node'];
+
 export interface ShimConfig {
   /** The file the settings came from; null for the built-in defaults. */
   readonly file: string | null;
   readonly defaultRuntime: string;
+  readonly grouping: Grouping;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
   /** Developer toolkit (docs/toolkit.md): off unless configured. */
   readonly trace?: TraceConfig;
@@ -73,6 +81,7 @@ const BUILTIN_RUNC: RuntimeConfig = {
 export const BUILTIN_CONFIG: ShimConfig = {
   file: null,
   defaultRuntime: 'runc',
+  grouping: 'pod',
   runtimes: new Map([['runc', BUILTIN_RUNC]]),
   faults: [],
 };
@@ -80,7 +89,7 @@ export const BUILTIN_CONFIG: ShimConfig = {
 /** The driver sets these itself; a second value would silently move state or logs. */
 const MANAGED_FLAGS = ['root', 'log', 'log-format', 'systemd-cgroup'];
 
-const TOP_LEVEL_KEYS = ['default_runtime', 'runtimes', 'trace', 'faults', 'hooks'];
+const TOP_LEVEL_KEYS = ['default_runtime', 'grouping', 'runtimes', 'trace', 'faults', 'hooks'];
 const RUNTIME_KEYS = ['binary', 'root', 'dialect', 'flags', 'systemd_cgroup', 'env', 'options'];
 
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;
@@ -140,10 +149,16 @@ function validateConfig(doc: Record<string, unknown>, file: string): ConfigRepor
     }
   }
 
+  let grouping: Grouping = 'pod';
+  if (doc.grouping !== undefined) {
+    if (typeof doc.grouping === 'string' && (GROUPINGS as readonly string[]).includes(doc.grouping)) grouping = doc.grouping as Grouping;
+    else problems.add('grouping', `expected one of ${GROUPINGS.map((g) => JSON.stringify(g)).join(', ')}, got ${typeof doc.grouping === 'string' ? JSON.stringify(doc.grouping) : tomlType(doc.grouping)}`);
+  }
+
   const toolkit = validateToolkit(doc, problems);
 
   if (problems.list.length > 0) return { problems: problems.list, runtimes: named };
-  return { config: { file, defaultRuntime, runtimes, ...toolkit }, problems: [], runtimes: named };
+  return { config: { file, defaultRuntime, grouping, runtimes, ...toolkit }, problems: [], runtimes: named };
 }
 
 /**

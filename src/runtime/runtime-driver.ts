@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { open, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -380,7 +379,8 @@ async function readFrom(path: string, offset: number): Promise<string> {
 /** `runc-process<random>` under $XDG_RUNTIME_DIR (or the temp dir), readable by us only. */
 async function writeProcessFile(json: string): Promise<string> {
   const dir = process.env.XDG_RUNTIME_DIR || tmpdir();
-  const path = join(dir, `runc-process${randomBytes(8).toString('hex')}`);
+  // node:crypto is loaded on first use: it would cost every daemon's start-up tens of milliseconds.
+  const path = join(dir, `runc-process${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}`);
   await writeFile(path, json, { mode: 0o600, flag: 'wx' });
   return path;
 }

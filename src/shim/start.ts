@@ -2,7 +2,8 @@ import { closeSync, mkdirSync, readFileSync, writeFileSync, writeSync } from 'no
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { writeAddressSync } from '../task/bundle-files.js';
-import { groupKey, socketDir, socketPath } from './socket-address.js';
+import { groupingAtStart } from './grouping.js';
+import { GROUP_SOCKET_ENV, groupKey, socketDir, socketPath } from './socket-address.js';
 import { bindSocket } from './socket-binding.js';
 
 /** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
@@ -46,6 +47,8 @@ export async function start(flags: ShimFlags): Promise<void> {
   // Not for the runtimes and containers this daemon will start.
   delete process.env[READY_FD_ENV];
   delete process.env[CONTAINERD_PID_ENV];
+  const derived = process.env[GROUP_SOCKET_ENV];
+  delete process.env[GROUP_SOCKET_ENV];
   let reported = false;
   const report = (text: string) => {
     if (reported) return;
@@ -58,7 +61,7 @@ export async function start(flags: ShimFlags): Promise<void> {
     const bundle = process.cwd();
     const dir = socketDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle)));
+    const path = derived || socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle), await groupingAtStart()));
     const address = `unix://${path}`;
     const socket = await bindSocket(path, { replaceStale: true });
     if (socket.kind === 'served-elsewhere') {

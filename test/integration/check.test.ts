@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectBinDir } from './harness/index.js';
+import { packagedShimDir } from './harness/index.js';
 
-const SHIM = join(projectBinDir(), 'containerd-shim-tsshim-v2');
+const SHIM = join(packagedShimDir(), 'containerd-shim-tsshim-v2');
 const FIXTURES = fileURLToPath(new URL('../fixtures/runtimes/', import.meta.url));
 
 function runCheck(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {

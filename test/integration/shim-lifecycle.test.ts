@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerd, google } from '../../src/api/gen/proto.js';
 import { TtrpcClient } from '../../src/ttrpc/index.js';
-import { eventContainerId, projectBinDir, skipUnlessRoot, uniqueId } from './harness/index.js';
+import { eventContainerId, packagedShimDir, skipUnlessRoot, uniqueId } from './harness/index.js';
 import { RUNTIME, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
 
-const SHIM = join(projectBinDir(), 'containerd-shim-tsshim-v2');
+const SHIM = join(packagedShimDir(), 'containerd-shim-tsshim-v2');
 
 function runShim(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve) => {

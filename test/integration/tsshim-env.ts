@@ -3,7 +3,7 @@
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { busyboxImage, projectBinDir, startContainerd, type Containerd, type StartOptions } from './harness/index.js';
+import { busyboxImage, packagedShimDir, startContainerd, type Containerd, type StartOptions } from './harness/index.js';
 
 export const RUNTIME = 'io.containerd.tsshim.v2';
 
@@ -48,7 +48,7 @@ export async function startTsshimEnv(opts: { config?: string; start?: StartOptio
   writeFileSync(configPath, opts.config ?? DEFAULT_CONFIG);
   const c = await startContainerd({
     ...opts.start,
-    pathPrepend: [projectBinDir(), ...(opts.start?.pathPrepend ?? [])],
+    pathPrepend: [packagedShimDir(), ...(opts.start?.pathPrepend ?? [])],
     env: { TSSHIM_SOCKET_DIR: socketDir, TSSHIM_CONFIG: configPath, ...opts.start?.env },
   });
   let image: string;

@@ -6,7 +6,7 @@ export { eventContainerId, parseEventLine } from './events.js';
 export { findLeftovers } from './cleanup.js';
 export type { Leftovers, LeftoverProcess } from './cleanup.js';
 export { busyboxImage, busyboxRootfs } from './images.js';
-export { projectBinDir, projectDir, cacheDir, containerdBinaries } from './paths.js';
+export { projectBinDir, projectDir, cacheDir, containerdBinaries, packagedShimDir } from './paths.js';
 export type { ContainerdBinary } from './paths.js';
 export { RunTimeoutError } from './run.js';
 

@@ -1,4 +1,5 @@
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,4 +45,23 @@ export function containerdBinaries(): ContainerdBinary[] {
     if (fs.existsSync(bin)) out.push({ label: suite, containerd: bin });
   }
   return out;
+}
+
+let packagedCopy: string | undefined;
+
+/**
+ * A fresh temporary directory holding a copy of the packaged shim binary (`npm run package`),
+ * made once per test file and removed when it exits: the tests run what users install, from a
+ * directory that has nothing to do with the checkout.
+ */
+export function packagedShimDir(): string {
+  if (packagedCopy) return packagedCopy;
+  const built = path.join(projectDir(), 'dist', 'containerd-shim-tsshim-v2');
+  if (!fs.existsSync(built)) throw new Error(`${built} is missing: run npm run package first`);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsshim-bin-'));
+  fs.copyFileSync(built, path.join(dir, 'containerd-shim-tsshim-v2'));
+  fs.chmodSync(path.join(dir, 'containerd-shim-tsshim-v2'), 0o755);
+  process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  packagedCopy = dir;
+  return dir;
 }

@@ -53,6 +53,14 @@ num-network-channels = 2
 `;
 
 describe('config file', () => {
+  it('grouping is "pod" unless the top-level key names "task" or "node"; anything else is refused', () => {
+    expect(parseConfig('', 'f').config?.grouping).toBe('pod');
+    expect(BUILTIN_CONFIG.grouping).toBe('pod');
+    for (const g of ['task', 'pod', 'node']) expect(parseConfig(`grouping = "${g}"`, 'f').config?.grouping).toBe(g);
+    expect(parseConfig('grouping = "cluster"', 'f').problems.map(formatProblem)).toEqual(['f: grouping: expected one of "task", "pod", "node", got "cluster"']);
+    expect(parseConfig('grouping = 1', 'f').problems.map(formatProblem)[0]).toMatch(/^f: grouping: expected one of .*, got /);
+  });
+
   it('a valid file gives every runtime with its settings and defaults filled in', async () => {
     const config = await loadConfig(await configFile('full.toml', FULL));
     expect(config.file).toBe(join(dir, 'full.toml'));

@@ -19,4 +19,12 @@ describe('shim socket address', () => {
     expect(groupKey('t', {})).toBe('t');
     expect(groupKey('t', undefined)).toBe('t');
   });
+
+  it('with "task" grouping ignores the annotations; with "node" grouping puts every task in one group no task id can name', () => {
+    const pod = { 'io.kubernetes.cri.sandbox-id': 'c' };
+    expect(groupKey('t', pod, 'task')).toBe('t');
+    expect(groupKey('t', pod, 'pod')).toBe('c');
+    expect(groupKey('t', pod, 'node')).toBe(groupKey('other', undefined, 'node'));
+    expect(groupKey('t', pod, 'node')).toMatch(/[^A-Za-z0-9._-]/);
+  });
 });
