@@ -10,6 +10,8 @@ import type { ShimFlags } from './flags.js';
 import { createLogger } from './logger.js';
 import { bindRuntime } from './runtime-binding.js';
 import { probeSocket } from './socket-address.js';
+import { idleExitMs, watchIdle } from './idle-exit.js';
+import { withIdentifierChecks } from '../task/request-ids.js';
 
 export interface ServeOptions {
   /** The unix socket to serve on. */
@@ -99,7 +101,7 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     // Let the Shutdown reply go out before the server closes.
     shutdown: () => setImmediate(() => void stop('Shutdown')),
   });
-  const definition = service.definition();
+  const definition = withIdentifierChecks(service.definition());
   for (const name of TASK_SERVICES) server.register(name, definition);
 
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -118,5 +120,14 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
   }
   chmodSync(socketPath, 0o600);
   opts.onListening?.();
+  const idleMs = idleExitMs();
+  watchIdle({
+    boundMs: idleMs,
+    taskCount: () => service.containerCount,
+    onIdle: () => {
+      logger.warn({ idleMs }, `held no task for ${idleMs} ms and containerd sent no Shutdown: exiting`);
+      void stop('idle');
+    },
+  });
   logger.info({ id: flags.id, pid: process.pid, node: process.version, bootMs: Math.round(process.uptime() * 1000) }, 'shim serving');
 }
