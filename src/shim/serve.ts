@@ -82,7 +82,9 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, 'shim shutting down');
+    const pending = publisher.pending;
     if (!(await publisher.flush(EVENT_FLUSH_MS))) logger.error({ pending: publisher.pending }, 'events not delivered before exit');
+    else if (pending > 0) logger.info({ delivered: pending }, 'pending events delivered before exit');
     publisher.close();
     await server.shutdown({ graceMs: CALL_GRACE_MS });
     if (socketPath) rmSync(socketPath, { force: true });
