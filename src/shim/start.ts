@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSyn
 import { join } from 'node:path';
 import type { ShimFlags } from './flags.js';
 import { groupKey, probeSocket, socketDir, socketPath } from './socket-address.js';
+import { joinShimCgroup, readStartOptions } from './start-options.js';
 
 /** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
 export const READY_FD_ENV = 'TSSHIM_READY_FD';
@@ -59,6 +60,7 @@ export async function start(flags: ShimFlags): Promise<void> {
   };
 
   try {
+    const options = await readStartOptions();
     const bundle = process.cwd();
     const dir = socketDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -69,6 +71,8 @@ export async function start(flags: ShimFlags): Promise<void> {
       report(address);
       process.exit(0);
     }
+    // Before serving, so the daemon and everything it spawns are accounted there from the start.
+    joinShimCgroup(options);
     const { serve } = await import('./serve.js');
     await serve(flags, {
       path,

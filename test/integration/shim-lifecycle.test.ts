@@ -11,11 +11,16 @@ import { RUNTIME, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
 
 const SHIM = join(projectBinDir(), 'containerd-shim-tsshim-v2');
 
-function runShim(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+function runShim(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string>; input?: Uint8Array },
+): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(SHIM, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'buffer' }, (err, stdout, stderr) => {
+    const child = execFile(SHIM, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'buffer' }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() });
     });
+    // As containerd does: `start` reads the runtime options from stdin until EOF.
+    child.stdin!.end(opts.input ?? new Uint8Array(0));
   });
 }
 
