@@ -13,6 +13,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 /** One line per binary. `shim`: the front end answers containerd's fast paths for it. */
 const BINARIES = [
   { name: 'containerd-shim-tsshim-v2', entry: 'dist/shim.cjs', shim: true },
+  { name: 'tsshimctl', entry: 'dist/tsshimctl.cjs' },
 ];
 
 /** Node options every packaged process runs with (measured in docs/performance.md). */

@@ -22,6 +22,7 @@ export const TypeUrls = {
   TaskCheckpointed: 'containerd.events.TaskCheckpointed',
   RuncOptions: 'containerd.runc.v1.Options',
   RuntimeOptions: 'runtimeoptions.v1.Options',
+  LegacyRuncCreateOptions: 'containerd.linux.runc.CreateOptions',
   CheckpointOptions: 'containerd.runc.v1.CheckpointOptions',
   ProcessDetails: 'containerd.runc.v1.ProcessDetails',
   CgroupsV1Metrics: 'io.containerd.cgroups.v1.Metrics',

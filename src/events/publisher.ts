@@ -7,6 +7,12 @@ import { toTimestamp } from '../api/timestamp.js';
 const EVENTS_SERVICE = 'containerd.services.events.ttrpc.v1.Events';
 const NAMESPACE_KEY = 'containerd-namespace-ttrpc';
 const FORWARD_TIMEOUT_MS = 5_000;
+/**
+ * While a flush waits (the daemon is exiting), how often a failed delivery is retried instead of
+ * the back-off: containerd's socket may answer again at any moment (a restart reloads shims and
+ * shuts some down before its ttrpc server listens), and the exit must not wait out seconds.
+ */
+const FLUSH_RETRY_MS = 50;
 
 export interface QueuedEvent {
   topic: string;
@@ -24,6 +30,8 @@ export interface PublisherOptions {
   /** Delay before retrying the head of the queue; doubles up to maxBackoffMs. */
   backoffMs?: number;
   maxBackoffMs?: number;
+  /** Retry interval while a flush waits; see FLUSH_RETRY_MS. */
+  flushRetryMs?: number;
 }
 
 /**
@@ -37,6 +45,7 @@ export class EventPublisher {
   private readonly capacity: number;
   private readonly backoffMs: number;
   private readonly maxBackoffMs: number;
+  private readonly flushRetryMs: number;
   private client: TtrpcClient | undefined;
   private running = false;
   private closed = false;
@@ -49,6 +58,7 @@ export class EventPublisher {
     this.capacity = opts.capacity ?? 4096;
     this.backoffMs = opts.backoffMs ?? 100;
     this.maxBackoffMs = opts.maxBackoffMs ?? 5_000;
+    this.flushRetryMs = opts.flushRetryMs ?? FLUSH_RETRY_MS;
     this.address = opts.address.replace(/^unix:\/\//, '');
   }
 
@@ -69,7 +79,10 @@ export class EventPublisher {
     return this.queue.length;
   }
 
-  /** Resolves once every queued event is delivered, or after timeoutMs (returns false then). */
+  /**
+   * Resolves once every queued event is delivered, or after timeoutMs (returns false then).
+   * Until then failed deliveries are retried every flushRetryMs, not after the back-off.
+   */
   async flush(timeoutMs: number): Promise<boolean> {
     if (this.queue.length === 0 && !this.running) return true;
     // Retry immediately instead of sleeping out a back-off while someone waits for the flush.
@@ -114,10 +127,13 @@ export class EventPublisher {
             this.queue.shift();
             continue;
           }
-          this.opts.logger.warn({ err: e, topic: head.topic, retryInMs: delay }, 'event delivery failed; will retry');
+          const flushing = this.idleWaiters.length > 0;
+          const wait = flushing ? Math.min(delay, this.flushRetryMs) : delay;
+          // While flushing, a retry every few ms would flood the log: only the first is told.
+          if (!flushing || delay === this.backoffMs) this.opts.logger.warn({ err: e, topic: head.topic, retryInMs: wait }, 'event delivery failed; will retry');
           this.client?.close();
           this.client = undefined;
-          await this.sleep(delay);
+          await this.sleep(wait);
           delay = Math.min(delay * 2, this.maxBackoffMs);
         }
       }

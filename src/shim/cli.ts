@@ -1,5 +1,5 @@
 import { writeSync } from 'node:fs';
-import { FlagError, parseFlags, type ShimFlags } from './flags.js';
+import { FlagError, identifierFlagProblem, parseFlags, type ShimFlags } from './flags.js';
 import { VERSION } from './version.js';
 
 const NAME = 'containerd-shim-tsshim-v2';
@@ -41,6 +41,8 @@ export async function main(argv: string[]): Promise<void> {
     return (await import('./info.js')).info();
   }
   if (!flags.namespace) fail('shim namespace cannot be empty');
+  const idProblem = ['start', 'delete', ''].includes(flags.action) ? identifierFlagProblem(flags) : undefined;
+  if (idProblem) fail(idProblem);
   switch (flags.action) {
     case 'start':
       return (await import('./start.js')).start(flags);

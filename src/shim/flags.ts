@@ -2,6 +2,8 @@
 // for Go shims: `-flag value`, `-flag=value`, `--flag`, booleans without a value, and parsing stops
 // at the first word that is not a flag: that word is the action (`start`, `delete`) or absent (serve).
 
+import { identifierProblem } from '../api/identifiers.js';
+
 export interface ShimFlags {
   namespace: string;
   id: string;
@@ -77,4 +79,17 @@ export function parseFlags(argv: readonly string[]): ShimFlags {
   flags.action = argv[i] ?? '';
   flags.rest = argv.slice(i + 1);
   return flags;
+}
+
+/**
+ * Why -namespace or -id is unusable, or undefined. Both become socket names and paths (the runtime's
+ * state dir, the socket hash input, log files), so anything containerd would not accept as an
+ * identifier is refused before the shim creates or touches anything.
+ */
+export function identifierFlagProblem(flags: Pick<ShimFlags, 'namespace' | 'id'>): string | undefined {
+  for (const [flag, value] of [['namespace', flags.namespace], ['id', flags.id]] as const) {
+    const problem = identifierProblem(value);
+    if (problem) return `invalid -${flag}: ${problem}`;
+  }
+  return undefined;
 }

@@ -1,4 +1,4 @@
-import { fstatSync, readFileSync } from 'node:fs';
+import type { google } from '../api/gen/proto.js';
 import type { Grouping } from '../runtime/config.js';
 
 /**
@@ -7,15 +7,7 @@ import type { Grouping } from '../runtime/config.js';
  * file. Only needed when the front end could not derive the group socket itself, so the
  * modules it takes are loaded here, not at start-up.
  */
-export async function groupingAtStart(): Promise<Grouping> {
-  let raw: Buffer | undefined;
-  try {
-    const st = fstatSync(0);
-    if (st.isFIFO() || st.isFile() || st.isSocket()) raw = readFileSync(0);
-  } catch {
-    // No stdin: no options.
-  }
-  const [{ google }, { configFor, decodeOptions }] = await Promise.all([import('../api/gen/proto.js'), import('./runtime-binding.js')]);
-  const options = raw?.length ? google.protobuf.Any.decode(raw) : undefined;
+export async function groupingAtStart(options: google.protobuf.IAny | undefined): Promise<Grouping> {
+  const { configFor, decodeOptions } = await import('./runtime-binding.js');
   return (await configFor(decodeOptions(options))).grouping;
 }

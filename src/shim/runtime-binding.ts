@@ -25,6 +25,7 @@ export function decodeOptions(options: RuntimeRequest['options']): DecodedOption
   const value = options.value ?? new Uint8Array(0);
   try {
     if (name === TypeUrls.RuncOptions) return { runc: containerd.runc.v1.Options.decode(value) };
+    if (name === TypeUrls.LegacyRuncCreateOptions) return { runc: fromLegacyCreateOptions(containerd.linux.runc.CreateOptions.decode(value)) };
     if (name === TypeUrls.RuntimeOptions) {
       const o = runtimeoptions.v1.Options.decode(value);
       return { configPath: o.configPath || undefined, configBody: o.configBody?.length ? o.configBody : undefined };
@@ -32,7 +33,28 @@ export function decodeOptions(options: RuntimeRequest['options']): DecodedOption
   } catch (err) {
     throw new StatusError(Code.InvalidArgument, `cannot decode runtime options ${options.typeUrl}: ${(err as Error).message}`, { cause: err });
   }
-  throw new StatusError(Code.InvalidArgument, `unsupported runtime options type ${options.typeUrl}: expected ${TypeUrls.RuncOptions} or ${TypeUrls.RuntimeOptions}`);
+  throw new StatusError(
+    Code.InvalidArgument,
+    `unsupported runtime options type ${options.typeUrl}: expected ${TypeUrls.RuncOptions}, ${TypeUrls.RuntimeOptions} or ${TypeUrls.LegacyRuncCreateOptions}`,
+  );
+}
+
+/**
+ * The containerd 1.6 client sends the legacy CreateOptions to every runtime not named
+ * io.containerd.runc.*: the fields that have a runc Options twin mean the same there. Its
+ * restore-only flags (open_tcp, file_locks, ...) belonged to the v1 shim's `runc restore` and
+ * have no counterpart in the v2 options; they are ignored, as the runc v2 shim never reads them.
+ */
+function fromLegacyCreateOptions(o: containerd.linux.runc.CreateOptions): containerd.runc.v1.Options {
+  return containerd.runc.v1.Options.create({
+    noPivotRoot: o.noPivotRoot,
+    noNewKeyring: o.noNewKeyring,
+    shimCgroup: o.shimCgroup,
+    ioUid: o.ioUid,
+    ioGid: o.ioGid,
+    criuWorkPath: o.criuWorkPath,
+    criuImagePath: o.criuImagePath,
+  });
 }
 
 export async function configFor(decoded: DecodedOptions): Promise<ShimConfig> {

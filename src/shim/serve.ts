@@ -13,6 +13,8 @@ import { bindRuntime, configFor, decodeOptions } from './runtime-binding.js';
 import type { BoundSocket } from './socket-binding.js';
 import { Toolkit } from './toolkit.js';
 import type { RuntimeRequest } from '../task/service.js';
+import { idleExitMs, watchIdle } from './idle-exit.js';
+import { withIdentifierChecks } from '../task/request-ids.js';
 
 export interface ServeOptions {
   /** The socket to serve on, bound by the caller (bindSocket), so whether to serve is decided there. */
@@ -79,7 +81,9 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     if (stopping) return;
     stopping = true;
     logger.info({ reason }, 'shim shutting down');
+    const pending = publisher.pending;
     if (!(await publisher.flush(EVENT_FLUSH_MS))) logger.error({ pending: publisher.pending }, 'events not delivered before exit');
+    else if (pending > 0) logger.info({ delivered: pending }, 'pending events delivered before exit');
     publisher.close();
     await server.shutdown({ graceMs: CALL_GRACE_MS });
     await toolkit.close();
@@ -99,7 +103,10 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     // Let the Shutdown reply go out before the server closes.
     shutdown: () => setImmediate(() => void stop('Shutdown')),
   });
-  const methods = toolkit.wrapMethods(taskMethods(service), (req: { options?: RuntimeRequest['options'] }) => configFor(decodeOptions(req.options)));
+  const methods = toolkit.wrapMethods(
+    withIdentifierChecks(taskMethods(service)),
+    (req: { options?: RuntimeRequest['options'] }) => configFor(decodeOptions(req.options)),
+  );
   for (const name of TASK_SERVICE_NAMES) server.register(name, methods);
 
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -107,5 +114,14 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
 
   server.adopt(opts.socket.listener, opts.socket.handOver());
   opts.onListening?.();
+  const idleMs = idleExitMs();
+  watchIdle({
+    boundMs: idleMs,
+    taskCount: () => service.containerCount,
+    onIdle: () => {
+      logger.warn({ idleMs }, `held no task for ${idleMs} ms and containerd sent no Shutdown: exiting`);
+      void stop('idle');
+    },
+  });
   logger.info({ id: flags.id, pid: process.pid, node: process.version, bootMs: Math.round(process.uptime() * 1000) }, 'shim serving');
 }

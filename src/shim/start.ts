@@ -5,6 +5,7 @@ import { writeAddressSync } from '../task/bundle-files.js';
 import { groupingAtStart } from './grouping.js';
 import { GROUP_SOCKET_ENV, groupKey, socketDir, socketPath } from './socket-address.js';
 import { bindSocket } from './socket-binding.js';
+import { joinShimCgroup, readStartOptions } from './start-options.js';
 
 /** Set by the launcher: the pipe on which `start` reports the address, or why it failed. */
 const READY_FD_ENV = 'TSSHIM_READY_FD';
@@ -58,10 +59,11 @@ export async function start(flags: ShimFlags): Promise<void> {
   };
 
   try {
+    const options = await readStartOptions();
     const bundle = process.cwd();
     const dir = socketDir();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = derived || socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle), await groupingAtStart()));
+    const path = derived || socketPath(dir, flags.address, flags.namespace, groupKey(flags.id, readAnnotations(bundle), await groupingAtStart(options)));
     const address = `unix://${path}`;
     const socket = await bindSocket(path, { replaceStale: true });
     if (socket.kind === 'served-elsewhere') {
@@ -69,6 +71,8 @@ export async function start(flags: ShimFlags): Promise<void> {
       report(address);
       process.exit(0);
     }
+    // Before serving, so the daemon and everything it spawns are accounted there from the start.
+    joinShimCgroup(options);
     const { serve } = await import('./serve.js');
     await serve(flags, {
       socket,

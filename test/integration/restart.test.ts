@@ -122,6 +122,40 @@ describe.skipIf(skipUnlessRoot())('containerd restarts while tsshim tasks run', 
     expect(existsSync(bundle)).toBe(false);
   });
 
+  // While containerd is down the shim's retry back-off grows to seconds. On 1.7 and 2.x the
+  // reload drops the exited task and shuts the shim down before containerd's ttrpc socket
+  // listens: the daemon retries its held events every few ms from then on (instead of waiting
+  // out the back-off past its flush bound, and lingering that long) and exits once they are
+  // out. containerd stops copying the shim's log at Shutdown, so the delivery itself is
+  // asserted by the publisher's unit test; the time to exit is measured by `npm run soak`.
+  it('after a restart, a shim holding an undelivered exit is gone once the restart settles, with nothing left', async () => {
+    const id = uniqueId('rf');
+    const { pid, shim } = await runDetached(id, ['sh', '-c', 'sleep 1; exit 7']);
+    await env.c.restart({
+      whileStopped: async () => {
+        await eventually(() => !alive(pid), 15_000);
+        // Long enough for the back-off to grow near its cap.
+        await new Promise((r) => setTimeout(r, 4_000));
+      },
+    });
+    if (env.c.version.startsWith('1.6.')) {
+      await eventually(async () => (await taskStatus(env, id)) === 'STOPPED');
+      const del = await env.c.ctr(['task', 'delete', id]);
+      expect(del.stderr).toMatch(/non-zero exit code 7\b/);
+      expect(del.code).toBe(0);
+    } else {
+      await eventually(async () => (await taskStatus(env, id)) === undefined);
+    }
+    expect((await env.c.ctr(['container', 'delete', id])).code).toBe(0);
+    // 1.7 and 2.x shut the shim down while they boot: by the time containerd has answered,
+    // dropped the task and deleted the container, the daemon has delivered its events and is gone.
+    if (!env.c.version.startsWith('1.6.')) expect(alive(shim)).toBe(false);
+    await eventually(() => !alive(shim));
+    expect(env.c.logs().split('\n').filter((l) => l.includes(`"shim_pid":${shim},`) && /events not delivered before exit/.test(l))).toEqual([]);
+    expect(env.shimProcesses()).toEqual([]);
+    expect(socketsLeft(env)).toEqual([]);
+  });
+
   it('a shim that died while containerd was down is cleaned up with `delete`: the container is killed and nothing is left', async () => {
     const id = uniqueId('rd');
     const { pid, shim } = await runDetached(id, ['sleep', '1000']);

@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { constants, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,11 +11,16 @@ import { RUNTIME, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
 
 const SHIM = join(packagedShimDir(), 'containerd-shim-tsshim-v2');
 
-function runShim(args: string[], opts: { cwd: string; env?: Record<string, string> }): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+function runShim(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string>; input?: Uint8Array },
+): Promise<{ code: number; stdout: Buffer; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(SHIM, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'buffer' }, (err, stdout, stderr) => {
+    const child = execFile(SHIM, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, encoding: 'buffer' }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() });
     });
+    // As containerd does: `start` reads the runtime options from stdin until EOF.
+    child.stdin!.end(opts.input ?? new Uint8Array(0));
   });
 }
 
@@ -184,6 +190,118 @@ describe.skipIf(skipUnlessRoot())('the shim binary by hand', () => {
     expect(start.code).not.toBe(0);
     expect(start.stderr).toMatch(/flag provided but not defined: -nosuch/);
     expect(start.stdout.length).toBe(0);
+  });
+});
+
+describe.skipIf(skipUnlessRoot())('hostile or malformed ids', () => {
+  let dir: string;
+  let socketDir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tsshim-ids-'));
+    socketDir = join(dir, 's');
+  });
+  afterAll(() => {
+    for (const pid of daemonsIn(dir)) process.kill(pid, 'SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** Live processes whose cwd is under `root`: a daemon started from one of our bundles. */
+  function daemonsIn(root: string): number[] {
+    const pids: number[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readlinkSync(`/proc/${entry}/cwd`).startsWith(root)) pids.push(Number(entry));
+      } catch {
+        // gone, or not ours to read
+      }
+    }
+    return pids;
+  }
+
+  function bundle(name: string): string {
+    const b = join(dir, 'bundles', name);
+    mkdirSync(b, { recursive: true });
+    writeFileSync(join(b, 'config.json'), '{}');
+    return b;
+  }
+
+  it('start with -id ../../victim from a bundle refuses, creates nothing and leaves no daemon', async () => {
+    const b = bundle('victim-bundle');
+    const before = readdirSync(dir).sort();
+    const r = await runShim(['-namespace', 'ns1', '-id', '../../victim', '-address', '/fake/c.sock', 'start'], { cwd: b, env: { TSSHIM_SOCKET_DIR: socketDir } });
+    expect(r.code).not.toBe(0);
+    expect(r.stdout.length).toBe(0);
+    expect(r.stderr).toMatch(/invalid -id: identifier "\.\.\/\.\.\/victim" must match \^\[A-Za-z0-9\]/);
+    expect(readdirSync(dir).sort()).toEqual(before);
+    expect(existsSync(socketDir)).toBe(false);
+    expect(readdirSync(b)).toEqual(['config.json']);
+    expect(daemonsIn(dir)).toEqual([]);
+  });
+
+  it('delete and serve refuse a malformed -id or -namespace too', async () => {
+    const b = bundle('d');
+    const del = await runShim(['-namespace', 'ns1', '-id', 'a/../../b', '-bundle', b, 'delete'], { cwd: b });
+    expect(del.code).toBe(1);
+    expect(del.stdout.length).toBe(0);
+    expect(del.stderr).toMatch(/invalid -id: identifier "a\/\.\.\/\.\.\/b" must match/);
+    const serve = await runShim(['-namespace', 'n/s', '-id', 'ok', '-socket', join(dir, 'x.sock')], { cwd: b });
+    expect(serve.code).toBe(1);
+    expect(serve.stderr).toMatch(/invalid -namespace: identifier "n\/s" must match/);
+    expect(existsSync(join(dir, 'x.sock'))).toBe(false);
+  });
+
+  it('over ttrpc a bad container or exec id gets InvalidArgument and the next good call is served', async () => {
+    const b = bundle('i1');
+    const r = await runShim(['-namespace', 'ns1', '-id', 'i1', '-address', '/fake/c.sock', 'start'], { cwd: b, env: { TSSHIM_SOCKET_DIR: socketDir } });
+    expect(r.code).toBe(0);
+    const T = containerd.task.v2;
+    const client = await TtrpcClient.connect(r.stdout.toString().slice('unix://'.length));
+    try {
+      const bad: Array<[string, Uint8Array, RegExp]> = [
+        ['State', T.StateRequest.encode({ id: '../../victim' }).finish(), /^invalid container id: identifier "\.\.\/\.\.\/victim" must match .*: invalid argument$/],
+        ['Create', T.CreateTaskRequest.encode({ id: '../x', bundle: b }).finish(), /^invalid container id: /],
+        ['Create', T.CreateTaskRequest.encode({ id: 'x'.repeat(77), bundle: b }).finish(), /greater than maximum length \(76 characters\): invalid argument$/],
+        ['Exec', T.ExecProcessRequest.encode({ id: 'i1', execId: 'e/../../x' }).finish(), /^invalid exec id: /],
+        ['Kill', T.KillRequest.encode({ id: 'i1', execId: '.hidden', signal: 9 }).finish(), /^invalid exec id: /],
+        ['Delete', T.DeleteRequest.encode({ id: '' }).finish(), /^invalid container id: identifier must not be empty: invalid argument$/],
+      ];
+      for (const [method, payload, message] of bad) {
+        await expect(client.call('containerd.task.v2.Task', method, payload), method).rejects.toMatchObject({ code: 3, message: expect.stringMatching(message) });
+      }
+      const conn = T.ConnectResponse.decode(await client.call('containerd.task.v3.Task', 'Connect', T.ConnectRequest.encode({ id: 'i1' }).finish()));
+      expect(conn.shimPid).toBeGreaterThan(0);
+      await expect(client.call('containerd.task.v2.Task', 'State', T.StateRequest.encode({ id: 'i1' }).finish())).rejects.toMatchObject({ code: 5 });
+      await client.call('containerd.task.v2.Task', 'Shutdown', T.ShutdownRequest.encode({ id: 'i1' }).finish());
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a daemon that gets no task after start exits on its own and says so in its log', async () => {
+    const b = bundle('idle1');
+    execFileSync('mkfifo', [join(b, 'log')]);
+    // Hold the FIFO open for reading, as containerd does, and collect what the daemon writes.
+    const fd = openSync(join(b, 'log'), constants.O_RDWR | constants.O_NONBLOCK);
+    const log = new net.Socket({ fd, readable: true, writable: false });
+    let text = '';
+    log.on('data', (d) => (text += d.toString()));
+    try {
+      const r = await runShim(['-namespace', 'ns1', '-id', 'idle1', '-address', '/fake/c.sock', 'start'], {
+        cwd: b,
+        env: { TSSHIM_SOCKET_DIR: socketDir, TSSHIM_IDLE_EXIT_SECONDS: '2' },
+      });
+      expect(r.code).toBe(0);
+      const sock = r.stdout.toString().slice('unix://'.length);
+      expect(daemonsIn(b)).toHaveLength(1);
+      const end = Date.now() + 30_000;
+      while ((daemonsIn(b).length > 0 || !/exiting/.test(text)) && Date.now() < end) await new Promise((res) => setTimeout(res, 100));
+      expect(daemonsIn(b)).toEqual([]);
+      expect(text).toMatch(/held no task for 2000 ms and containerd sent no Shutdown: exiting/);
+      expect(existsSync(sock)).toBe(false);
+    } finally {
+      log.destroy();
+    }
   });
 });
 

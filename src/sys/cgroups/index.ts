@@ -8,3 +8,5 @@ export { readV2Metrics } from './v2-stats.js';
 export type { V2Metrics } from './v2-stats.js';
 export { watchOom } from './oom.js';
 export type { OomWatch, OomHandlers } from './oom.js';
+export { cgroupMode, joinCgroup } from './join.js';
+export type { CgroupMode, JoinOptions } from './join.js';

@@ -102,4 +102,24 @@ describe('event publisher', () => {
     expect(await pub.flush(200)).toBe(false);
     expect(pub.pending).toBe(1);
   });
+
+  it('a flush delivers as soon as containerd answers again, however long the back-off has grown', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'pub-'));
+    const sock = join(dir, 'c.sock');
+    // A back-off far beyond the flush bound: only retrying without it can deliver in time.
+    const pub = new EventPublisher({ address: sock, namespace: 'ns1', logger, backoffMs: 120_000, maxBackoffMs: 120_000 });
+    cleanups.push(() => pub.close());
+    pub.publish('/tasks/exit', 'containerd.events.TaskExit', new Uint8Array());
+    await new Promise((r) => setTimeout(r, 100));
+    expect(pub.pending).toBe(1);
+    const flushed = pub.flush(20_000);
+    // containerd comes back only after the flush began and its first retry failed.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pub.pending).toBe(1);
+    const { server, received } = eventsServer();
+    await server.listen({ path: sock });
+    cleanups.push(() => server.shutdown({ graceMs: 100 }));
+    expect(await flushed).toBe(true);
+    expect(received.map((r) => r.topic)).toEqual(['/tasks/exit']);
+  });
 });

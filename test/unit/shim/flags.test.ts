@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlagError, parseFlags } from '../../../src/shim/flags.js';
+import { FlagError, identifierFlagProblem, parseFlags } from '../../../src/shim/flags.js';
 
 describe('Go flag syntax', () => {
   it('parses the start invocation containerd uses', () => {
@@ -28,5 +28,17 @@ describe('Go flag syntax', () => {
   it('-v and -info are booleans', () => {
     expect(parseFlags(['-v']).version).toBe(true);
     expect(parseFlags(['-info']).info).toBe(true);
+  });
+});
+
+describe('-id and -namespace must be containerd identifiers', () => {
+  it('accepts what containerd generates', () => {
+    expect(identifierFlagProblem({ namespace: 'k8s.io', id: '3f2a9c_x-1' })).toBeUndefined();
+  });
+
+  it('names the flag and the rule for a path-like or empty value', () => {
+    expect(identifierFlagProblem({ namespace: 'default', id: '../../victim' })).toMatch(/^invalid -id: identifier "\.\.\/\.\.\/victim" must match \^/);
+    expect(identifierFlagProblem({ namespace: '../ns', id: 'ok' })).toMatch(/^invalid -namespace: /);
+    expect(identifierFlagProblem({ namespace: 'default', id: '' })).toBe('invalid -id: identifier must not be empty');
   });
 });

@@ -63,7 +63,7 @@ describe('server robustness under arbitrary input', () => {
       }),
       { numRuns: IN_PROCESS_RUNS },
     );
-  }, 300_000);
+  }, 300_000 * Math.max(1, scale));
 
   describe('over a real unix socket', () => {
     let dir: TempDir;
@@ -116,6 +116,6 @@ describe('server robustness under arbitrary input', () => {
       );
       expect(errors).toEqual([]);
       expect(control.closed).toBe(false);
-    }, 300_000);
+    }, 300_000 * Math.max(1, scale));
   });
 });
