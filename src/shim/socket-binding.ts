@@ -1,4 +1,4 @@
-import { chmodSync, unlinkSync } from 'node:fs';
+import { chmodSync, rmSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { probeSocket } from './socket-address.js';
 
@@ -9,6 +9,8 @@ export interface BoundSocket {
   listener: net.Server;
   /** Stops holding connections for the server and returns those accepted so far. */
   handOver(): net.Socket[];
+  /** Gives the socket up unserved (a start that fails after binding): no file is left behind. */
+  release(): void;
 }
 
 export type SocketBinding = BoundSocket | { kind: 'served-elsewhere'; path: string };
@@ -58,6 +60,11 @@ function listen(path: string): Promise<BoundSocket> {
         handOver: () => {
           listener.off('connection', hold);
           return held.splice(0).filter((s) => !s.destroyed);
+        },
+        release: () => {
+          for (const s of held.splice(0)) s.destroy();
+          listener.close();
+          rmSync(path, { force: true });
         },
       });
     });

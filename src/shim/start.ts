@@ -72,7 +72,12 @@ export async function start(flags: ShimFlags): Promise<void> {
       process.exit(0);
     }
     // Before serving, so the daemon and everything it spawns are accounted there from the start.
-    joinShimCgroup(options);
+    try {
+      joinShimCgroup(options);
+    } catch (err) {
+      socket.release();
+      throw err;
+    }
     const { serve } = await import('./serve.js');
     await serve(flags, {
       socket,

@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerd, google } from '../../src/api/gen/proto.js';
 import { TtrpcClient } from '../../src/ttrpc/index.js';
-import { projectBinDir, skipUnlessRoot, uniqueId } from './harness/index.js';
+import { packagedShimDir, skipUnlessRoot, uniqueId } from './harness/index.js';
 import { startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
 
-const SHIM = join(projectBinDir(), 'containerd-shim-tsshim-v2');
+const SHIM = join(packagedShimDir(), 'containerd-shim-tsshim-v2');
 const T = containerd.task.v2;
 
 function start(cwd: string, id: string, env: Record<string, string>, input: Uint8Array): Promise<{ code: number; stdout: string; stderr: string }> {

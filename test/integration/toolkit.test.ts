@@ -4,12 +4,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectBinDir, skipUnlessRoot, uniqueId } from './harness/index.js';
+import { packagedShimDir, skipUnlessRoot, uniqueId } from './harness/index.js';
 import { run } from './harness/run.js';
 import { bundleDir, DEFAULT_CONFIG, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
 import { eventually, runDetached, taskStatus } from './task-helpers.js';
 
-const CTL = join(projectBinDir(), 'tsshimctl');
+const CTL = join(packagedShimDir(), 'tsshimctl');
 
 describe.skipIf(skipUnlessRoot())('tsshim toolkit through containerd and ctr', () => {
   let env: TsshimEnv;

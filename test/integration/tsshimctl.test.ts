@@ -5,12 +5,15 @@ import { existsSync, mkdirSync, realpathSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { busyboxRootfs, defaultContainerd, projectBinDir, skipUnlessRoot, uniqueId } from './harness/index.js';
+import { busyboxRootfs, defaultContainerd, packagedShimDir, projectBinDir, skipUnlessRoot, uniqueId } from './harness/index.js';
 import { run } from './harness/run.js';
 import { defaultSpec } from '../../src/ctl/oci-spec.js';
 
-const CTL = join(projectBinDir(), 'tsshimctl');
-const TSSHIM = join(projectBinDir(), 'containerd-shim-tsshim-v2');
+// What users install: the packaged binaries, copied to a directory of their own.
+const CTL = join(packagedShimDir(), 'tsshimctl');
+const TSSHIM = join(packagedShimDir(), 'containerd-shim-tsshim-v2');
+/** The checkout's launcher, which runs the bundle on the pinned Node. */
+const TSSHIM_DEV = join(projectBinDir(), 'containerd-shim-tsshim-v2');
 const GO_SHIM = join(dirname(defaultContainerd()), 'containerd-shim-runc-v2');
 const NS = 'tsshimctl-test';
 
@@ -54,9 +57,10 @@ describe.skipIf(skipUnlessRoot())('tsshimctl run with no containerd', () => {
   const shims = [
     ['the Go runc shim', GO_SHIM],
     ['tsshim', TSSHIM],
+    ['the development launcher', TSSHIM_DEV],
   ] as const;
 
-  it('gives the same stdout, exit status and event topics with the Go runc shim and with tsshim', async () => {
+  it('gives the same stdout, exit status and event topics with the Go runc shim, the packaged tsshim and the launcher', async () => {
     const results: Record<string, { code: number; stdout: string; topics: string[] }[]> = {};
     for (const [name, shim] of shims) {
       results[name] = [];
@@ -69,14 +73,17 @@ describe.skipIf(skipUnlessRoot())('tsshimctl run with no containerd', () => {
         expect(leftovers(id), `${name} leaves nothing`).toEqual([]);
       }
     }
-    const [go, ts] = [results['the Go runc shim']!, results.tsshim!];
+    const go = results['the Go runc shim']!;
     expect(go.map((r) => r.code)).toEqual([0, 42]);
-    expect(ts.map((r) => r.code)).toEqual([0, 42]);
-    expect(ts.map((r) => r.stdout)).toEqual(go.map((r) => r.stdout));
     expect(go[0]!.stdout).toBe('out-line\n');
     expect(go[0]!.topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit', '/tasks/delete']);
-    expect(ts.map((r) => r.topics)).toEqual(go.map((r) => r.topics));
-  }, 240_000);
+    for (const name of ['tsshim', 'the development launcher']) {
+      const ts = results[name]!;
+      expect(ts.map((r) => r.code), name).toEqual([0, 42]);
+      expect(ts.map((r) => r.stdout), name).toEqual(go.map((r) => r.stdout));
+      expect(ts.map((r) => r.topics), name).toEqual(go.map((r) => r.topics));
+    }
+  }, 360_000);
 
   it('copies its stdin to the container and passes --env on', async () => {
     for (const [name, shim] of shims) {

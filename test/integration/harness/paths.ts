@@ -56,11 +56,13 @@ let packagedCopy: string | undefined;
  */
 export function packagedShimDir(): string {
   if (packagedCopy) return packagedCopy;
-  const built = path.join(projectDir(), 'dist', 'containerd-shim-tsshim-v2');
-  if (!fs.existsSync(built)) throw new Error(`${built} is missing: run npm run package first`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsshim-bin-'));
-  fs.copyFileSync(built, path.join(dir, 'containerd-shim-tsshim-v2'));
-  fs.chmodSync(path.join(dir, 'containerd-shim-tsshim-v2'), 0o755);
+  for (const name of ['containerd-shim-tsshim-v2', 'tsshimctl']) {
+    const built = path.join(projectDir(), 'dist', name);
+    if (!fs.existsSync(built)) throw new Error(`${built} is missing: run npm run package first`);
+    fs.copyFileSync(built, path.join(dir, name));
+    fs.chmodSync(path.join(dir, name), 0o755);
+  }
   process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
   packagedCopy = dir;
   return dir;
