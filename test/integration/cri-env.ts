@@ -66,6 +66,8 @@ export interface CriEnv {
   waitContainer(id: string, state: 'CONTAINER_RUNNING' | 'CONTAINER_EXITED', timeoutMs?: number): Promise<Msg>;
   /** kubelet's pod teardown: StopContainer, RemoveContainer for each, StopPodSandbox, RemovePodSandbox */
   removePod(pod: Pod): Promise<void>;
+  /** removePod for every pod still there */
+  removeAllPods(): Promise<void>;
   /** the CRI log file of a container */
   logFile(pod: Pod, name: string): string;
   /** live shim processes of this containerd (tsshim's and the Go runc shim's) */
@@ -362,6 +364,9 @@ function makeEnv(c: Containerd, cri: CriClient, image: string, configVersion: 2 
       await cri.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
       pods.delete(pod.id);
     },
+    async removeAllPods() {
+      for (const pod of [...pods.values()]) await env.removePod(pod).catch(() => {});
+    },
     logFile(pod, name) {
       return path.join(pod.logDir, name, '0.log');
     },
@@ -397,7 +402,7 @@ function makeEnv(c: Containerd, cri: CriClient, image: string, configVersion: 2 
     },
     async stop() {
       try {
-        for (const pod of [...pods.values()]) await env.removePod(pod).catch(() => {});
+        await env.removeAllPods();
       } finally {
         await teardown();
       }
