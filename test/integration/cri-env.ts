@@ -25,6 +25,11 @@ export function docsFile(name: string): string {
 export interface CriEnvOptions {
   /** dirs put first on containerd's (and so the shims' and runtimes') PATH, e.g. stand-in runtimes */
   pathPrepend?: string[];
+  /**
+   * Handlers beyond the docs', for bad input: handler name → the tsshim file its ConfigPath
+   * (/etc/tsshim/<name>.toml) names.
+   */
+  extraHandlers?: Record<string, string>;
 }
 
 export interface PodOptions {
@@ -201,10 +206,16 @@ export async function startCriEnv(opts: CriEnvOptions = {}): Promise<CriEnv> {
   for (const f of fs.readdirSync(path.join(DOCS_DIR, 'tsshim'))) fs.copyFileSync(path.join(DOCS_DIR, 'tsshim', f), path.join(etcDir, f));
   const cgroupRoot = `tsshim-cri-${process.pid}-${randomUUID().slice(0, 8)}`;
 
+  const runtimes = configVersion === 2 ? 'plugins."io.containerd.grpc.v1.cri".containerd.runtimes' : 'plugins."io.containerd.cri.v1.runtime".containerd.runtimes';
+  const extra = Object.entries(opts.extraHandlers ?? {}).map(([name, toml]) => {
+    fs.writeFileSync(path.join(etcDir, `${name}.toml`), toml);
+    return `[${runtimes}.${name}]\n  runtime_type = "io.containerd.tsshim.v2"\n  [${runtimes}.${name}.options]\n    ConfigPath = "/etc/tsshim/${name}.toml"\n`;
+  });
   const criConfig = [
     baseCriConfig(configVersion, sandboxSnippet, cniDir),
     docsFile(`containerd-${suffix}.toml`),
     docsFile(`containerd-${suffix}-annotations.toml`),
+    ...extra,
   ].join('\n');
 
   let holder: ChildProcess | undefined;
