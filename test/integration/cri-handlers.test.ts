@@ -1,7 +1,6 @@
 // The docs' other handlers (Kata and Nabla, whose runtimes cannot run here: recording stand-ins
 // answer as their command lines do), the pod_annotations handler, and bad input.
 import { chmod, rename, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { StandIn } from '../unit/runtime/stand-in.js';
 import { skipUnlessRoot } from './harness/index.js';
