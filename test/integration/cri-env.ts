@@ -71,6 +71,11 @@ export interface CriEnv {
   waitContainer(id: string, state: 'CONTAINER_RUNNING' | 'CONTAINER_EXITED', timeoutMs?: number): Promise<Msg>;
   /** kubelet's pod teardown: StopContainer, RemoveContainer for each, StopPodSandbox, RemovePodSandbox */
   removePod(pod: Pod): Promise<void>;
+  /**
+   * Restarts containerd (same config, root, state and mount namespace) and waits until its CRI
+   * plugin has recovered its pods and answers, as kubelet waits for the runtime to be ready.
+   */
+  restart(): Promise<void>;
   /** removePod for every pod still there */
   removeAllPods(): Promise<void>;
   /** the CRI log file of a container */
@@ -245,7 +250,7 @@ export async function startCriEnv(opts: CriEnvOptions = {}): Promise<CriEnv> {
       env: { TSSHIM_SOCKET_DIR: socketDir },
     });
     cri = new CriClient(c.address);
-    await cri.call('Version', { version: 'v1' });
+    await criReady(cri);
     const image = await busyboxImage(c);
     const pause = await ensurePauseImage({ cacheDir: cacheDir() });
     const r = await c.ctr(['images', 'import', pause.imageTar], { timeoutMs: 120_000 });
@@ -254,6 +259,28 @@ export async function startCriEnv(opts: CriEnvOptions = {}): Promise<CriEnv> {
   } catch (err) {
     await teardown().catch(() => {});
     throw err;
+  }
+}
+
+/**
+ * Polls the CRI Status call until the runtime condition is ready: containerd's CRI plugin
+ * answers "server is not initialized yet" while it loads (or, after a restart, recovers) its
+ * pods and containers.
+ */
+async function criReady(cri: CriClient, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let why: string;
+    try {
+      const r = await cri.call('Status', {}, 10_000);
+      const conditions = (r['status']?.conditions ?? []) as Msg[];
+      if (conditions.some((c) => c['type'] === 'RuntimeReady' && c['status'])) return;
+      why = JSON.stringify(conditions);
+    } catch (err) {
+      why = String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`the CRI runtime is not ready after ${timeoutMs} ms: ${why}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }
 
@@ -374,6 +401,10 @@ function makeEnv(c: Containerd, cri: CriClient, image: string, configVersion: 2 
       await cri.call('StopPodSandbox', { pod_sandbox_id: pod.id });
       await cri.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
       pods.delete(pod.id);
+    },
+    async restart() {
+      await c.restart();
+      await criReady(cri);
     },
     async removeAllPods() {
       for (const pod of [...pods.values()]) await env.removePod(pod).catch(() => {});

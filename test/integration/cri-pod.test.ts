@@ -234,7 +234,7 @@ describe.skipIf(skipUnlessRoot())('a pod through CRI on the tsshim handler', () 
     const id = await env.startContainer(pod, 'app', ['sleep', '1000']);
     await env.waitContainer(id, 'CONTAINER_RUNNING');
     const pid = await pidOf(env, id);
-    await env.c.restart();
+    await env.restart();
     expect((await env.cri.call('PodSandboxStatus', { pod_sandbox_id: pod.id }))['status'].state).toBe('SANDBOX_READY');
     expect((await env.cri.call('ContainerStatus', { container_id: id }))['status'].state).toBe('CONTAINER_RUNNING');
     expect(await pidOf(env, id)).toBe(pid);
