@@ -32,7 +32,7 @@ function nsOf(pid: number | 'self', ns: string): string {
   return fs.readlinkSync(`/proc/${pid}/ns/${ns}`);
 }
 
-describe.skipIf(skipUnlessRoot())('a pod through CRI on the tsshim handler', () => {
+describe.skipIf(skipUnlessRoot())('pods through CRI on the tsshim handler, beside the Go runc shim', () => {
   let env: CriEnv;
 
   beforeAll(async () => {
@@ -48,9 +48,13 @@ describe.skipIf(skipUnlessRoot())('a pod through CRI on the tsshim handler', () 
     await env?.removeAllPods();
   }, 120_000);
 
-  it('runs containers to RUNNING with pid and start time, then Completed or Error with exit code and finished time; nothing is left after removal', async () => {
+  // The same calls through containerd's own runc shim (the default handler) show that tsshim answers as it does.
+  it.each([
+    ['tsshim', 'tsshim'],
+    ['the Go runc shim', ''],
+  ])('%s runs containers to RUNNING with pid and start time, then Completed or Error with exit code and finished time; nothing is left after removal', async (_, handler) => {
     const shimsBefore = env.shimProcesses().length;
-    const pod = await env.runPod('lifecycle', { handler: 'tsshim' });
+    const pod = await env.runPod('lifecycle', { handler });
     expect((await env.cri.call('PodSandboxStatus', { pod_sandbox_id: pod.id }))['status'].state).toBe('SANDBOX_READY');
     const ok = await env.startContainer(pod, 'ok', ['sh', '-c', 'echo hello; exec sleep 1000'], { env: { GREETING: 'hi' } });
     const bad = await env.startContainer(pod, 'bad', ['sh', '-c', 'echo oops >&2; sleep 1; exit 3']);
@@ -84,8 +88,11 @@ describe.skipIf(skipUnlessRoot())('a pod through CRI on the tsshim handler', () 
     expect(env.leftovers()).toEqual([]);
   }, 180_000);
 
-  it('StopContainer sends SIGTERM first and SIGKILL only when the grace period expires', async () => {
-    const pod = await env.runPod('grace', { handler: 'tsshim' });
+  it.each([
+    ['tsshim', 'tsshim'],
+    ['the Go runc shim', ''],
+  ])('%s: StopContainer sends SIGTERM first and SIGKILL only when the grace period expires', async (_, handler) => {
+    const pod = await env.runPod('grace', { handler });
     const polite = await env.startContainer(pod, 'polite', ['sh', '-c', 'trap "echo got TERM; exit 0" TERM; echo ready; while :; do sleep 1; done']);
     const stubborn = await env.startContainer(pod, 'stubborn', ['sh', '-c', 'trap "echo ignoring TERM" TERM; echo ready; while :; do sleep 1; done']);
     for (const [id, name] of [[polite, 'polite'], [stubborn, 'stubborn']] as const) {
