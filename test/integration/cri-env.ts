@@ -191,8 +191,13 @@ function cgroupDirs(dir: string): string[] {
   return out;
 }
 
+/**
+ * Every cgroup hierarchy under /sys/fs/cgroup: the v1 controllers and, on a hybrid host, the
+ * unified v2 tree, where runc creates the pod's cgroups too. Co-mounted controllers appear once
+ * (the "cpu,cpuacct" dir; "cpu" and "cpuacct" are symlinks to it).
+ */
 function controllers(): string[] {
-  return listOr(CGROUP_V1).filter((c) => !c.includes(',') && c !== 'unified' && fs.statSync(path.join(CGROUP_V1, c)).isDirectory() && !fs.lstatSync(path.join(CGROUP_V1, c)).isSymbolicLink());
+  return listOr(CGROUP_V1).filter((c) => !fs.lstatSync(path.join(CGROUP_V1, c)).isSymbolicLink() && fs.statSync(path.join(CGROUP_V1, c)).isDirectory());
 }
 
 export async function startCriEnv(opts: CriEnvOptions = {}): Promise<CriEnv> {
