@@ -7,7 +7,9 @@
 #   scripts/install-deps.sh                 install the Debian packages (idempotent, quiet)
 #   scripts/install-deps.sh --containerd-releases
 #                                           also unpack containerd 1.7 (trixie) and 2.x (sid)
-#                                           into .cache/containerd/<suite>/ for compatibility tests
+#                                           into .cache/containerd/<suite>/ for compatibility tests,
+#                                           and the CRI proto (trixie's golang-github-kubernetes-cri-api-dev)
+#                                           into .cache/cri-api/ for the Kubernetes tests
 #
 # Must run as root. Package installs never start services: a policy-rc.d that denies every
 # start is in place while apt runs, and whatever policy-rc.d existed before is put back.
@@ -128,32 +130,49 @@ private_apt() {
     "$@"
 }
 
-# Downloads the containerd package of a Debian suite and unpacks it (no install) into
-# .cache/containerd/<suite>/; prints the path of its containerd binary.
-fetch_containerd_release() {
-  local suite=$1 mirror root dest deb
+# Downloads package $2 of Debian suite $1 and unpacks it (no install) into directory $3.
+fetch_unpacked() {
+  local suite=$1 package=$2 dest=$3 mirror root deb
   mirror=$(debian_mirror)
   root="$cache/apt/$suite"
-  dest="$cache/containerd/$suite"
-  if [[ -x $dest/usr/bin/containerd ]]; then
-    echo "$dest/usr/bin/containerd"
-    return 0
-  fi
   mkdir -p "$root/state/lists/partial" "$root/cache/archives/partial" "$root/download" "$root/empty.d"
   : >"$root/status"
   : >"$root/preferences"
   printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s %s main\n' "$mirror" "$suite" >"$root/sources.list"
   private_apt "$root" update >/dev/null || die "apt-get update for $suite failed"
   rm -f "$root/download"/*.deb
-  (cd "$root/download" && private_apt "$root" download containerd >/dev/null) || die "downloading containerd from $suite failed"
-  deb=$(ls "$root/download"/containerd_*.deb)
+  (cd "$root/download" && private_apt "$root" download "$package" >/dev/null) || die "downloading $package from $suite failed"
+  deb=$(ls "$root/download/${package}"_*.deb)
   rm -rf "$dest.tmp"
   mkdir -p "$dest.tmp"
   dpkg -x "$deb" "$dest.tmp"
   rm -rf "$dest"
   mv "$dest.tmp" "$dest"
+}
+
+# Unpacks the containerd package of a Debian suite into .cache/containerd/<suite>/; prints the
+# path of its containerd binary.
+fetch_containerd_release() {
+  local suite=$1 dest="$cache/containerd/$1"
+  if [[ -x $dest/usr/bin/containerd ]]; then
+    echo "$dest/usr/bin/containerd"
+    return 0
+  fi
+  fetch_unpacked "$suite" containerd "$dest"
   log "containerd from $suite: $("$dest/usr/bin/containerd" --version 2>&1 || echo 'does not run on this host')"
   echo "$dest/usr/bin/containerd"
+}
+
+# The CRI proto (k8s.io/cri-api runtime.v1 api.proto) the Kubernetes tests' client loads, from
+# trixie's Go source package, unpacked into .cache/cri-api/.
+CRI_API_SUITE=trixie
+CRI_API_PROTO=usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto
+fetch_cri_api() {
+  local dest="$cache/cri-api"
+  [[ -f $dest/$CRI_API_PROTO ]] && return 0
+  fetch_unpacked "$CRI_API_SUITE" golang-github-kubernetes-cri-api-dev "$dest"
+  [[ -f $dest/$CRI_API_PROTO ]] || die "no $CRI_API_PROTO in golang-github-kubernetes-cri-api-dev"
+  log "CRI proto: $dest/$CRI_API_PROTO"
 }
 
 main() {
@@ -171,6 +190,7 @@ main() {
   install_packages
   if [[ $releases == 1 ]]; then
     for suite in "${RELEASE_SUITES[@]}"; do fetch_containerd_release "$suite" >/dev/null; done
+    fetch_cri_api
   fi
 }
 

@@ -4,8 +4,10 @@
 // `ctr images import` accepts. Both are cached under <project>/.cache/busybox/<key>/, where the
 // key is derived from the busybox binary, so a busybox upgrade rebuilds them.
 //
-// Usage: node scripts/make-busybox-image.mjs [--busybox PATH] [--cache-dir DIR]
-// Prints one JSON line: {"ref":…,"imageTar":…,"rootfs":…}
+// With --pause it builds the Kubernetes sandbox (pause) image instead, from the same layer.
+//
+// Usage: node scripts/make-busybox-image.mjs [--pause] [--busybox PATH] [--cache-dir DIR]
+// Prints one JSON line: {"ref":…,"imageTar":…,"rootfs":…} ({"ref":…,"imageTar":…} with --pause)
 //
 // Plain JavaScript on purpose: it runs on whatever Node the host has (demo, CI) and is also
 // imported by the TypeScript test harness.
@@ -21,6 +23,8 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export const BUSYBOX_REF = 'docker.io/library/busybox:tsshim-test';
+/** The sandbox image of the Kubernetes docs and tests (docs/kubernetes/sandbox-image-*.toml). */
+export const PAUSE_REF = 'localhost/tsshim/pause:1';
 // Bump when the layout of the generated rootfs or image changes, so stale caches are not reused.
 const FORMAT = 2;
 
@@ -89,7 +93,17 @@ async function writeBlob(layoutDir, data) {
   return { digest: `sha256:${hex}`, size: data.length };
 }
 
-async function buildImage(rootfs, imageTar, work) {
+// What the image runs: the test image is plain busybox (sh); the pause image is a sandbox
+// container for Kubernetes pods, which waits until it is told to stop and then exits 0.
+const IMAGES = {
+  busybox: { ref: BUSYBOX_REF, config: { Cmd: ['sh'] } },
+  pause: {
+    ref: PAUSE_REF,
+    config: { Entrypoint: ['/bin/sh', '-c', 'trap "exit 0" TERM INT; while :; do sleep 3600 & wait $!; done'] },
+  },
+};
+
+async function buildImage(rootfs, imageTar, work, image) {
   const layoutDir = path.join(work, 'layout');
   await fs.mkdir(path.join(layoutDir, 'blobs/sha256'), { recursive: true });
 
@@ -104,7 +118,7 @@ async function buildImage(rootfs, imageTar, work) {
     os: 'linux',
     config: {
       Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'],
-      Cmd: ['sh'],
+      ...image.config,
     },
     rootfs: { type: 'layers', diff_ids: [`sha256:${layerHex}`] },
   };
@@ -129,8 +143,8 @@ async function buildImage(rootfs, imageTar, work) {
         // containerd names the imported image after io.containerd.image.name when present,
         // which avoids depending on ctr's --base-name/--index-name handling across versions.
         annotations: {
-          'io.containerd.image.name': BUSYBOX_REF,
-          'org.opencontainers.image.ref.name': BUSYBOX_REF.split(':').pop(),
+          'io.containerd.image.name': image.ref,
+          'org.opencontainers.image.ref.name': image.ref.split(':').pop(),
         },
       },
     ],
@@ -164,7 +178,32 @@ export async function ensureBusyboxArtifacts(opts = {}) {
   const work = await fs.mkdtemp(path.join(cacheDir, 'busybox', `.build-${key}-`));
   try {
     await buildRootfs(busybox, path.join(work, 'rootfs'));
-    await buildImage(path.join(work, 'rootfs'), path.join(work, 'image.tar'), work);
+    await buildImage(path.join(work, 'rootfs'), path.join(work, 'image.tar'), work, IMAGES.busybox);
+    await fs.writeFile(path.join(work, 'complete'), '');
+    try {
+      await fs.rename(work, finalDir);
+    } catch (err) {
+      if (!(await exists(path.join(finalDir, 'complete')))) throw err;
+    }
+  } finally {
+    await fs.rm(work, { recursive: true, force: true });
+  }
+  return result;
+}
+
+/**
+ * Returns the pause image tarball (same busybox layer, the pause command), building it first if
+ * needed, in its own cache directory next to the busybox image's.
+ */
+export async function ensurePauseImage(opts = {}) {
+  const busybox = await ensureBusyboxArtifacts(opts);
+  const cacheDir = opts.cacheDir ?? path.join(projectDir, '.cache');
+  const finalDir = path.join(cacheDir, 'busybox', `pause-${path.basename(path.dirname(busybox.imageTar))}`);
+  const result = { ref: PAUSE_REF, imageTar: path.join(finalDir, 'image.tar') };
+  if (await exists(path.join(finalDir, 'complete'))) return result;
+  const work = await fs.mkdtemp(path.join(cacheDir, 'busybox', '.build-pause-'));
+  try {
+    await buildImage(busybox.rootfs, path.join(work, 'image.tar'), work, IMAGES.pause);
     await fs.writeFile(path.join(work, 'complete'), '');
     try {
       await fs.rename(work, finalDir);
@@ -183,13 +222,15 @@ function parseArgs(argv) {
     const a = argv[i];
     if (a === '--busybox') opts.busybox = argv[++i];
     else if (a === '--cache-dir') opts.cacheDir = argv[++i];
+    else if (a === '--pause') opts.pause = true;
     else throw new Error(`unknown argument: ${a}`);
   }
   return opts;
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  ensureBusyboxArtifacts(parseArgs(process.argv.slice(2))).then(
+  const opts = parseArgs(process.argv.slice(2));
+  (opts.pause ? ensurePauseImage(opts) : ensureBusyboxArtifacts(opts)).then(
     (r) => console.log(JSON.stringify(r)),
     (err) => {
       console.error(`make-busybox-image: ${err.message}`);

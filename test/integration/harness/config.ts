@@ -41,6 +41,14 @@ const DISABLED_PLUGINS = [
   'io.containerd.snapshotter.v1.erofs',
 ];
 
+// Enabled only for a daemon started with CRI settings, in its own mount namespace (see cri-env.ts).
+const CRI_PLUGINS = [
+  'io.containerd.grpc.v1.cri',
+  'io.containerd.cri.v1.images',
+  'io.containerd.cri.v1.runtime',
+  'io.containerd.podsandbox.controller.v1.podsandbox',
+];
+
 function q(s: string): string {
   return JSON.stringify(s);
 }
@@ -48,13 +56,15 @@ function q(s: string): string {
 /**
  * containerd 1.x reads config `version = 2`; 2.x reads `version = 3` (it migrates older
  * versions too, but logs about it and renames plugin sections, so we write its own format).
+ * `cri` enables the CRI plugins and is appended verbatim: plugin tables in the version's format.
  */
-export function renderConfig(v: ContainerdVersion, p: DaemonPaths, debug: boolean): string {
+export function renderConfig(v: ContainerdVersion, p: DaemonPaths, debug: boolean, cri?: string): string {
+  const disabled = cri === undefined ? DISABLED_PLUGINS : DISABLED_PLUGINS.filter((id) => !CRI_PLUGINS.includes(id));
   const lines = [
     `version = ${v.major >= 2 ? 3 : 2}`,
     `root = ${q(p.root)}`,
     `state = ${q(p.state)}`,
-    `disabled_plugins = [${DISABLED_PLUGINS.map(q).join(', ')}]`,
+    `disabled_plugins = [${disabled.map(q).join(', ')}]`,
     '',
     '[grpc]',
     `  address = ${q(p.grpc)}`,
@@ -70,5 +80,6 @@ export function renderConfig(v: ContainerdVersion, p: DaemonPaths, debug: boolea
     `  path = ${q(p.opt)}`,
     '',
   ];
+  if (cri !== undefined) lines.push(cri);
   return lines.join('\n');
 }

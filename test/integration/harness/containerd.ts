@@ -95,6 +95,13 @@ export interface StartOptions {
   debug?: boolean;
   /** how long to wait for the gRPC socket to answer; default 30 s */
   startTimeoutMs?: number;
+  /** enables the CRI plugins and appends this TOML (plugin tables in the version's format) to the config */
+  criConfig?: string;
+  /**
+   * A command the daemon is started through, `containerd --config <file>` appended to it, such
+   * as an `unshare` into a private mount namespace. It must exec containerd, keeping the pid.
+   */
+  launchPrefix?: string[];
 }
 
 /** The containerd binary tests use unless they name one: $TSSHIM_TEST_CONTAINERD, else the system's. */
@@ -419,6 +426,7 @@ export async function containerdVersion(bin = defaultContainerd()): Promise<Cont
 }
 
 interface DaemonLaunch {
+  prefix: string[];
   bin: string;
   config: string;
   log: string;
@@ -430,7 +438,8 @@ async function spawnDaemon(l: DaemonLaunch): Promise<ChildProcess> {
   const logFd = fs.openSync(l.log, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(l.bin, ['--config', l.config], { cwd: l.cwd, env: l.env, stdio: ['ignore', logFd, logFd] });
+    const [cmd, ...args] = [...l.prefix, l.bin, '--config', l.config];
+    child = spawn(cmd!, args, { cwd: l.cwd, env: l.env, stdio: ['ignore', logFd, logFd] });
   } finally {
     fs.closeSync(logFd);
   }
@@ -478,7 +487,7 @@ export async function startContainerd(opts: StartOptions = {}): Promise<Containe
     tmp: path.join(dir, 'tmp'),
   };
   await fsp.mkdir(paths.tmp);
-  await fsp.writeFile(paths.config, renderConfig(version, paths, opts.debug ?? false));
+  await fsp.writeFile(paths.config, renderConfig(version, paths, opts.debug ?? false, opts.criConfig));
 
   // The containerd binary's own directory comes right after pathPrepend so that an unpacked
   // containerd release finds its own containerd-shim-runc-v2 rather than the system's.
@@ -492,7 +501,7 @@ export async function startContainerd(opts: StartOptions = {}): Promise<Containe
     ...opts.env,
   };
 
-  const launch: DaemonLaunch = { bin, config: paths.config, log: paths.log, cwd: dir, env };
+  const launch: DaemonLaunch = { prefix: opts.launchPrefix ?? [], bin, config: paths.config, log: paths.log, cwd: dir, env };
   let child: ChildProcess;
   try {
     child = await spawnDaemon(launch);
