@@ -1,4 +1,4 @@
-import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
+import { createWriteStream, fchownSync, mkdirSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import net from 'node:net';
 import type { Writable } from 'node:stream';
@@ -41,6 +41,16 @@ export interface IOContext {
   namespace: string;
   bundle: string;
   logger: Logger;
+  /**
+   * io_uid/io_gid of the task options: the owner of the stdio pipes, so that a container process
+   * running as that user (a user namespace) can reopen them, as the reference shim does.
+   */
+  ioOwner?: IOOwner;
+}
+
+export interface IOOwner {
+  uid: number;
+  gid: number;
 }
 
 type CopyTarget = Extract<StdioTarget, { kind: 'fifo' | 'file' }>;
@@ -232,10 +242,27 @@ export class ProcessIO {
     this.binaryLogger?.close();
   }
 
+  /** A real pipe for the process, owned by the task's io user when the options name one. */
+  private pipe(): { readFd: number; writeFd: number } {
+    const p = createPipe();
+    const owner = this.ctx.ioOwner;
+    if (owner) {
+      try {
+        fchownSync(p.readFd, owner.uid, owner.gid);
+        fchownSync(p.writeFd, owner.uid, owner.gid);
+      } catch (err) {
+        closeFd(p.readFd);
+        closeFd(p.writeFd);
+        throw err;
+      }
+    }
+    return p;
+  }
+
   private setupStdin(target: StdioTarget): void {
     if (target.kind === 'none') return;
     const fromClient = this.openStdinFifo(target);
-    const { readFd, writeFd } = createPipe();
+    const { readFd, writeFd } = this.pipe();
     this.childFds.push(readFd);
     this.runtimeStdio.stdin = readFd;
     const toProcess = new net.Socket({ fd: writeFd, readable: false, writable: true });
@@ -265,7 +292,7 @@ export class ProcessIO {
   private setupOutput(name: 'stdout' | 'stderr', target: StdioTarget): void {
     if (target.kind === 'none') return;
     if (target.kind === 'binary') throw new StatusError(Code.InvalidArgument, 'a binary:// logger must be given as stdout');
-    const { readFd, writeFd } = createPipe();
+    const { readFd, writeFd } = this.pipe();
     this.childFds.push(writeFd);
     this.runtimeStdio[name] = writeFd;
     const fromProcess = new net.Socket({ fd: readFd, readable: true, writable: false });

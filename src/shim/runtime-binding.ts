@@ -87,6 +87,7 @@ export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string;
     errors,
     noPivot: decoded.runc?.noPivotRoot,
     noNewKeyring: decoded.runc?.noNewKeyring,
+    ioOwner: decoded.runc?.ioUid || decoded.runc?.ioGid ? { uid: decoded.runc.ioUid, gid: decoded.runc.ioGid } : undefined,
     criuWorkPath: decoded.runc?.criuWorkPath || undefined,
     released: () => removeRuntimeFile(req.bundle),
   };

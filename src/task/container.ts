@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { google } from '../api/gen/proto.js';
 import { Code, errdefs, wrapUnknown } from '../errors/index.js';
-import type { StdioConfig } from '../io/process-io.js';
+import type { IOOwner, StdioConfig } from '../io/process-io.js';
 import { writeInitExit } from './bundle-files.js';
 import { watchContainerCgroup, type CgroupWatch } from './cgroup-watch.js';
 import { checkpointContainer, type CheckpointSpec, type RestoreSpec } from './checkpoint.js';
@@ -34,6 +34,8 @@ export interface CreateSpec {
   privatePidNamespace: boolean;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** io_uid/io_gid of the task options: who owns the stdio pipes of the init and the execs. */
+  ioOwner?: IOOwner;
   /** Set when the task is restored from a checkpoint image rather than created fresh. */
   checkpoint?: RestoreSpec;
 }
@@ -62,7 +64,7 @@ export class Container {
   ) {
     this.init = new InitProcess(spec.stdio, {
       id, bundle, namespace: deps.namespace, runtime: deps.runtime, errors: deps.errors, router: deps.router,
-      logger: deps.logger, noPivot: spec.noPivot, noNewKeyring: spec.noNewKeyring,
+      logger: deps.logger, noPivot: spec.noPivot, noNewKeyring: spec.noNewKeyring, ioOwner: spec.ioOwner,
     });
   }
 
@@ -167,7 +169,7 @@ export class Container {
     if (execId === this.id || this.execs.has(execId)) throw errdefs(Code.AlreadyExists, `id ${execId}`);
     this.execs.set(execId, new ExecProcess(execId, stdio, processJson, {
       containerId: this.id, bundle: this.bundle, namespace: this.deps.namespace,
-      runtime: this.deps.runtime, router: this.deps.router, logger: this.deps.logger,
+      runtime: this.deps.runtime, router: this.deps.router, logger: this.deps.logger, ioOwner: this.spec.ioOwner,
     }));
     this.deps.events.execAdded(this.id, execId);
   }

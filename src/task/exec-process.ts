@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Code, errdefs, StatusError, wrapUnknown } from '../errors/index.js';
-import { ProcessIO, type StdioConfig } from '../io/process-io.js';
+import { ProcessIO, type IOOwner, type StdioConfig } from '../io/process-io.js';
 import { execPidPath, removeExecPidFile } from './bundle-files.js';
 import type { ExitRouter } from './exit-router.js';
 import { EXEC_TRANSITIONS } from './process-state.js';
@@ -15,6 +15,7 @@ export interface ExecContext {
   runtime: TaskRuntime;
   router: ExitRouter;
   logger: Logger;
+  ioOwner?: IOOwner;
 }
 
 /**
@@ -34,7 +35,7 @@ export class ExecProcess extends ProcessRecord {
   /** Fresh stdio, then `runc exec`. On failure the stdio is closed and no exit is claimed. */
   async spawn(onExit: (exit: ExitRecord) => void): Promise<void> {
     const { ctx } = this;
-    const io = await ProcessIO.open(this.stdio, { id: this.id, namespace: ctx.namespace, bundle: ctx.bundle, logger: ctx.logger });
+    const io = await ProcessIO.open(this.stdio, { id: this.id, namespace: ctx.namespace, bundle: ctx.bundle, logger: ctx.logger, ioOwner: ctx.ioOwner });
     this.io = io;
     const pidFile = execPidPath(ctx.bundle, this.id);
     try {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Code, errdefs, wrapUnknown } from '../errors/index.js';
-import { ProcessIO, type StdioConfig } from '../io/process-io.js';
+import { ProcessIO, type IOOwner, type StdioConfig } from '../io/process-io.js';
 import { initPidPath } from './bundle-files.js';
 import type { RestoreSpec } from './checkpoint.js';
 import type { ExitRouter } from './exit-router.js';
@@ -19,6 +19,7 @@ export interface InitContext {
   logger: Logger;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  ioOwner?: IOOwner;
 }
 
 /**
@@ -35,7 +36,7 @@ export class InitProcess extends ProcessRecord {
 
   async openIO(): Promise<ProcessIO> {
     const { ctx } = this;
-    this.io = await ProcessIO.open(this.stdio, { id: ctx.id, namespace: ctx.namespace, bundle: ctx.bundle, logger: ctx.logger });
+    this.io = await ProcessIO.open(this.stdio, { id: ctx.id, namespace: ctx.namespace, bundle: ctx.bundle, logger: ctx.logger, ioOwner: ctx.ioOwner });
     return this.io;
   }
 

@@ -12,6 +12,7 @@ import type { ProcessRecord } from './process.js';
 import { TaskEvents } from './task-events.js';
 import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
 import type { TaskHooks } from './task-hooks.js';
+import type { IOOwner } from '../io/process-io.js';
 import { writeOciSpec } from './bundle-files.js';
 
 export interface RuntimeRequest {
@@ -28,6 +29,8 @@ export interface RuntimeBinding {
   errors: RuntimeErrorClassifier;
   noPivot?: boolean;
   noNewKeyring?: boolean;
+  /** io_uid/io_gid of the task options, when either is set. */
+  ioOwner?: IOOwner;
   /** criu_work_path of the runc options: where a restore keeps CRIU's work files. */
   criuWorkPath?: string;
   /** Called once the runtime has deleted the container: nothing of it is left to clean up. */
@@ -108,7 +111,7 @@ export class TaskService {
           {
             id, bundle, privatePidNamespace,
             stdio: { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal },
-            noPivot: binding.noPivot, noNewKeyring: binding.noNewKeyring,
+            noPivot: binding.noPivot, noNewKeyring: binding.noNewKeyring, ioOwner: binding.ioOwner,
             checkpoint: req.checkpoint
               ? { imagePath: req.checkpoint, parentPath: req.parentCheckpoint || undefined, workPath: binding.criuWorkPath }
               : undefined,

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { containerd, google } from '../../src/api/gen/proto.js';
 import { TtrpcClient } from '../../src/ttrpc/index.js';
 import { eventContainerId, packagedShimDir, skipUnlessRoot, uniqueId } from './harness/index.js';
+import { eventually } from './task-helpers.js';
 import { RUNTIME, startTsshimEnv, type TsshimEnv } from './tsshim-env.js';
 
 const SHIM = join(packagedShimDir(), 'containerd-shim-tsshim-v2');
@@ -103,15 +104,17 @@ describe.skipIf(skipUnlessRoot())('the shim binary by hand', () => {
       const { shimPid } = containerd.task.v2.ConnectResponse.decode(
         await client.call('containerd.task.v2.Task', 'Connect', containerd.task.v2.ConnectRequest.encode({ id: 'c1' }).finish()),
       );
-      // Only the daemon that bound the socket is left: the other two exited after reporting.
-      const daemons = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      // Only the daemon that bound the socket is left: the other two exit once they have reported
+      // (a moment after the address reached the caller).
+      const daemons = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
         try {
           return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('/fake/race.sock') && readFileSync(`/proc/${p}/environ`, 'utf8').includes(socketDir);
         } catch {
           return false;
         }
       });
-      expect(daemons).toEqual([String(shimPid)]);
+      await eventually(() => daemons().length === 1).catch(() => undefined);
+      expect(daemons()).toEqual([String(shimPid)]);
       await client.call('containerd.task.v2.Task', 'Shutdown', new Uint8Array());
     } finally {
       client.close();

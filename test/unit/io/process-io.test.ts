@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -233,5 +233,32 @@ describe('ProcessIO.delivered', () => {
     expect(await io.delivered(5000)).toMatchObject({ delivered: true, atRisk: 0 });
     await until(() => existsSync(join(dir, 'done')), 'the logger ends');
     expect(readFileSync(join(dir, 'stdout')).length).toBe(50_000);
+  });
+});
+
+describe.runIf(needsRoot())('ProcessIO with an io owner (io_uid/io_gid of the task options)', () => {
+  it('hands the process pipes owned by that user and group, both ends', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out.log');
+    const io = await ProcessIO.open(
+      { stdin: '', stdout: `file://${out}`, stderr: `file://${out}`, terminal: false },
+      { ...ctx(dir), ioOwner: { uid: 1234, gid: 5678 } },
+    );
+    onTestFinished(() => io.close());
+    for (const fd of [io.runtimeStdio.stdout, io.runtimeStdio.stderr]) {
+      expect(typeof fd).toBe('number');
+      const st = fstatSync(fd as number);
+      expect(st.isFIFO()).toBe(true);
+      expect([st.uid, st.gid]).toEqual([1234, 5678]);
+    }
+  });
+
+  it('leaves the pipes root-owned without one, as the reference shim', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'out.log');
+    const io = await ProcessIO.open({ stdin: '', stdout: `file://${out}`, stderr: '', terminal: false }, ctx(dir));
+    onTestFinished(() => io.close());
+    const st = fstatSync(io.runtimeStdio.stdout as number);
+    expect([st.uid, st.gid]).toEqual([0, 0]);
   });
 });
