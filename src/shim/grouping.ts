@@ -9,5 +9,11 @@ import type { Grouping } from '../runtime/config.js';
  */
 export async function groupingAtStart(options: google.protobuf.IAny | undefined): Promise<Grouping> {
   const { configFor, decodeOptions } = await import('./runtime-binding.js');
-  return (await configFor(decodeOptions(options))).grouping;
+  try {
+    return (await configFor(decodeOptions(options))).grouping;
+  } catch {
+    // A config that does not load is Create's to report, precisely (file, key, expectation):
+    // `start` serves the default grouping ("pod") so that the Create can be made to say so.
+    return 'pod';
+  }
 }

@@ -406,6 +406,11 @@ function makeEnv(c: Containerd, cri: CriClient, image: string, configVersion: 2 
       await cri.call('StopPodSandbox', { pod_sandbox_id: pod.id });
       await cri.call('RemovePodSandbox', { pod_sandbox_id: pod.id });
       pods.delete(pod.id);
+      // The pod's shim (started with the sandbox id) exits once it has answered the last Shutdown
+      // and flushed its events: give it that moment, so that what is left afterwards stays.
+      const podShim = () => env.shimProcesses().some((p) => readOr(`/proc/${p}/cmdline`).split('\0').includes(pod.id));
+      const deadline = Date.now() + 10_000;
+      while (podShim() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     },
     async restart() {
       await c.restart();
