@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cgroupOfPid } from '../../../src/sys/cgroups/index.js';
+import { cgroupOfPid } from '../../../../src/sys/cgroups/index.js';
 
 const HYBRID_MOUNTINFO = `\
 24 30 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
