@@ -41,11 +41,9 @@ const EXEMPT = {
   // Entry points and wiring of tsshimctl, exercised against a real shim and runc.
   'ctl/main.ts': 'test/integration/tsshimctl.test.ts',
   'ctl/run.ts': 'test/integration/tsshimctl.test.ts',
-  'ctl/call.ts': 'test/integration/tsshimctl.test.ts',
   'ctl/events.ts': 'test/integration/tsshimctl.test.ts',
   'ctl/stdio-fifos.ts': 'test/integration/tsshimctl.test.ts',
   'ctl/task-api.ts': 'test/integration/tsshimctl.test.ts',
-  'ctl/task-client.ts': 'test/integration/tsshimctl.test.ts',
 };
 
 function* modules(dir) {
