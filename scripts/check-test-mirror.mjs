@@ -34,7 +34,6 @@ const EXEMPT = {
   'shim/cli.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/serve.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/start.ts': 'test/integration/shim-lifecycle.test.ts',
-  'shim/delete.ts': 'test/integration/restart.test.ts',
   'shim/info.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/logger.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/toolkit.ts': 'test/integration/toolkit.test.ts',
