@@ -35,7 +35,6 @@ const EXEMPT = {
   'shim/serve.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/start.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/info.ts': 'test/integration/shim-lifecycle.test.ts',
-  'shim/toolkit.ts': 'test/integration/toolkit.test.ts',
   // Entry points and wiring of tsshimctl, exercised against a real shim and runc.
   'ctl/main.ts': 'test/integration/tsshimctl.test.ts',
   'ctl/run.ts': 'test/integration/tsshimctl.test.ts',
