@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,11 +7,13 @@ import type { RuntimeConfig } from '../../../src/runtime/config.js';
 import { DIALECTS } from '../../../src/runtime/dialects.js';
 import { firstLine, probeRuntime, readVersion, releaseProblem } from '../../../src/runtime/runtime-version.js';
 
-const KATA_2 = join(__dirname, '../../fixtures/runtimes/kata-runtime-2.x');
-const KATA_1 = join(__dirname, '../../fixtures/runtimes/kata-runtime-1.x');
+const FIXTURES = join(__dirname, '../../fixtures/runtimes');
 const env = { PATH: process.env.PATH };
 
 let dir: string;
+// Copies of the kata stand-ins, which record each run next to themselves.
+let KATA_1: string;
+let KATA_2: string;
 function script(name: string, body: string): string {
   const path = join(dir, name);
   writeFileSync(path, `#!/bin/sh\n${body}\n`);
@@ -20,6 +22,12 @@ function script(name: string, body: string): string {
 }
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'tsshim-version-'));
+  for (const name of ['kata-runtime-1.x', 'kata-runtime-2.x', 'record.sh']) {
+    copyFileSync(join(FIXTURES, name), join(dir, name));
+    chmodSync(join(dir, name), 0o755);
+  }
+  KATA_1 = join(dir, 'kata-runtime-1.x');
+  KATA_2 = join(dir, 'kata-runtime-2.x');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
