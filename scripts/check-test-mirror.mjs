@@ -63,7 +63,7 @@ for (const module of modules(src)) {
     if (tested) problems.push(`src/${key}: has ${mirror}; drop it from EXEMPT in scripts/check-test-mirror.mjs`);
     else if (!existsSync(join(project, EXEMPT[key]))) problems.push(`src/${key}: exempt as covered by ${EXEMPT[key]}, which does not exist`);
   } else if (!tested) {
-    problems.push(`src/${key}: no unit test at ${mirror} (add one, or exempt it in scripts/check-test-mirror.mjs with the integration test that covers it)`);
+    problems.push(`src/${key}: no unit test at ${mirror} (add one, or exempt it in scripts/check-test-mirror.mjs and docs/architecture.md with the test that covers it)`);
   }
 }
 for (const key of Object.keys(EXEMPT)) {
