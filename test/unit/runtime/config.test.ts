@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Code, StatusError } from '../../../src/errors/index.js';
-import { DEFAULT_CONFIG_PATH, resolveConfigPath, type ConfigLocation } from '../../../src/runtime/config-path.js';
+import type { ConfigLocation } from '../../../src/runtime/config-path.js';
 import { BUILTIN_CONFIG, formatProblem, loadConfig, parseConfig, readConfig } from '../../../src/runtime/config.js';
 
 let dir: string;
@@ -210,20 +210,5 @@ describe('config file', () => {
     const config = await loadConfig({ path: join(dir, 'absent.toml'), explicit: false, source: 'the default location' });
     expect(config).toBe(BUILTIN_CONFIG);
     expect([...config.runtimes.keys()]).toEqual(['runc']);
-  });
-});
-
-describe('config path', () => {
-  it('config_path from containerd wins over the environment and the default', () => {
-    const location = resolveConfigPath('/opt/a.toml', { TSSHIM_CONFIG: '/opt/b.toml' });
-    expect(location).toMatchObject({ path: '/opt/a.toml', explicit: true });
-  });
-
-  it('the environment wins over the default', () => {
-    expect(resolveConfigPath('', { TSSHIM_CONFIG: '/opt/b.toml' })).toMatchObject({ path: '/opt/b.toml', explicit: true });
-  });
-
-  it('with neither, the default path is used and may be absent', () => {
-    expect(resolveConfigPath(undefined, {})).toMatchObject({ path: DEFAULT_CONFIG_PATH, explicit: false });
   });
 });

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Code, StatusError } from '../../../src/errors/index.js';
 import { RuntimeCommandError, isNotExist, isProcessAlreadyFinished } from '../../../src/runtime/runtime-errors.js';
-import { lastErrorMessage } from '../../../src/runtime/runtime-log.js';
 
 function runtimeError(message: string): RuntimeCommandError {
   return new RuntimeCommandError(Code.Unknown, message, { exitCode: 1, argv: ['runc', 'kill', 'c1', '9'] });
@@ -43,33 +42,5 @@ describe('classifying runtime errors', () => {
   it('only the runtime\'s own words classify: other errors with the same text do not', () => {
     expect(isNotExist(new StatusError(Code.InvalidArgument, 'config file does not exist'))).toBe(false);
     expect(isProcessAlreadyFinished(new Error('no such process'))).toBe(false);
-  });
-});
-
-describe('reading the runtime log', () => {
-  it('takes the last error of one-object-per-line logs (runc, crun), ignoring other levels', () => {
-    const log = [
-      '{"level":"error","msg":"first","time":"t"}',
-      '{"level":"info","msg":"noise","time":"t"}',
-      '{"msg":"second {with braces} and \\"quotes\\"","level":"error","time":"t"}',
-      '{"level":"warning","msg":"later warning","time":"t"}',
-      '',
-    ].join('\n');
-    expect(lastErrorMessage(log)).toBe('second {with braces} and "quotes"');
-  });
-
-  it('reads runsc logs, whose entries have no newline between them', () => {
-    const log = '{"msg":"a","level":"error","time":"t"}{"msg":"b","level":"error","time":"t"}{"msg":"c","level":"debug","time":"t"}';
-    expect(lastErrorMessage(log)).toBe('b');
-  });
-
-  it('an entry torn by a killed runtime does not hide the entries after it', () => {
-    const log = '{"level":"error","msg":"torn in the mid\n{"level":"error","msg":"whole","time":"t"}\n';
-    expect(lastErrorMessage(log)).toBe('whole');
-  });
-
-  it('no error entry at all gives nothing', () => {
-    expect(lastErrorMessage('')).toBeUndefined();
-    expect(lastErrorMessage('plain text, not json\n{"level":"info","msg":"x"}')).toBeUndefined();
   });
 });

@@ -2,9 +2,9 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { joinCgroup } from '../../../src/sys/cgroups/index.js';
+import { joinCgroup } from '../../../../src/sys/cgroups/index.js';
 
-const FIXTURE = join(__dirname, '../../fixtures/cgroup2/ctr');
+const FIXTURE = join(__dirname, '../../../fixtures/cgroup2/ctr');
 
 describe('joining the shim cgroup', () => {
   let dir: string;

@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CgroupGoneError, readV1Metrics } from '../../../src/sys/cgroups/index.js';
-import { parseBlkioEntries } from '../../../src/sys/cgroups/v1-stats.js';
+import { CgroupGoneError, readV1Metrics } from '../../../../src/sys/cgroups/index.js';
+import { parseBlkioEntries } from '../../../../src/sys/cgroups/v1-stats.js';
 
 // A fake v1 hierarchy laid out as on this project's hybrid hosts: one mount per controller.
 function writeTree(root: string, files: Record<string, string>): void {

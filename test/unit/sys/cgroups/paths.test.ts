@@ -2,7 +2,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cgroupOfPid } from '../../../src/sys/cgroups/index.js';
+import { cgroupOfPid } from '../../../../src/sys/cgroups/index.js';
+import { parseCgroupMounts } from '../../../../src/sys/cgroups/paths.js';
 
 const HYBRID_MOUNTINFO = `\
 24 30 0:21 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw
@@ -57,5 +58,22 @@ describe('cgroupOfPid', () => {
   it('fails when none of the process cgroups is mounted here', async () => {
     write('24 30 0:21 / /sys rw - sysfs sysfs rw\n', '0::/c1\n');
     await expect(cgroupOfPid(42, proc)).rejects.toThrow(/no cgroup of pid 42/);
+  });
+});
+
+describe('parseCgroupMounts', () => {
+  it('lists only cgroup and cgroup2 mounts, with their root, mount point and super options', () => {
+    expect(parseCgroupMounts(HYBRID_MOUNTINFO).map((m) => [m.fstype, m.mountPoint, m.superOptions.join(',')])).toEqual([
+      ['cgroup', '/sys/fs/cgroup/cpu', 'rw,cpu'],
+      ['cgroup', '/sys/fs/cgroup/cpuacct', 'rw,cpuacct'],
+      ['cgroup', '/sys/fs/cgroup/memory', 'rw,memory'],
+      ['cgroup', '/sys/fs/cgroup/systemd', 'rw,name=systemd'],
+      ['cgroup2', '/sys/fs/cgroup/unified', 'rw'],
+      ['cgroup', '/sys/fs/cgroup/net_cls,net_prio', 'rw,net_cls,net_prio'],
+    ]);
+  });
+
+  it('skips lines without the optional-fields separator', () => {
+    expect(parseCgroupMounts('garbage line\n\n')).toEqual([]);
   });
 });

@@ -3,10 +3,10 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { watchOom, type OomWatch } from '../../../src/sys/cgroups/index.js';
-import { eventfd, watchEventfd } from '../../../src/sys/index.js';
+import { watchOom, type OomWatch } from '../../../../src/sys/cgroups/index.js';
+import { eventfd, watchEventfd } from '../../../../src/sys/index.js';
 
-const FIXTURE = join(__dirname, '../../fixtures/cgroup2/ctr');
+const FIXTURE = join(__dirname, '../../../fixtures/cgroup2/ctr');
 const u64 = (n: bigint) => {
   const b = Buffer.alloc(8);
   b.writeBigUInt64LE(n);
@@ -63,7 +63,7 @@ describe('watchEventfd', () => {
   });
 
   it('does not keep the process alive', () => {
-    const addon = join(__dirname, '../../../build/Release/tsshim_native.node');
+    const addon = join(__dirname, '../../../../build/Release/tsshim_native.node');
     const script = `const n = require(${JSON.stringify(addon)}); n.watchEventfd(n.eventfd(), () => {});`;
     const r = spawnSync(process.execPath, ['-e', script], { timeout: 10_000 });
     expect(r.error).toBeUndefined();

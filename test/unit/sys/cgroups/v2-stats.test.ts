@@ -2,10 +2,10 @@ import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CgroupGoneError, MAX_U64, readV2Metrics } from '../../../src/sys/cgroups/index.js';
-import { parseIoStat, parsePsi } from '../../../src/sys/cgroups/v2-stats.js';
+import { CgroupGoneError, MAX_U64, readV2Metrics } from '../../../../src/sys/cgroups/index.js';
+import { parseIoStat, parsePsi } from '../../../../src/sys/cgroups/v2-stats.js';
 
-const FIXTURE = join(__dirname, '../../fixtures/cgroup2/ctr');
+const FIXTURE = join(__dirname, '../../../fixtures/cgroup2/ctr');
 
 describe('cgroup v2 metrics', () => {
   it('reads cpu.stat, memory.*, pids.*, io.stat, hugetlb and memory.events as containerd does', async () => {
