@@ -99,7 +99,10 @@ function runVitest(files, env, reportFile) {
     const child = spawn(join(project, 'node_modules/.bin/vitest'), args, {
       cwd: project,
       stdio: 'inherit',
-      env: { ...process.env, ...env },
+      // The packaged shim unpacks its payload into a cache shared by every build on the machine and
+      // prunes other builds' payloads there; a cache of this checkout's own keeps a second
+      // checkout's build (or an installed tsshim) from pulling the payload out from under the tests.
+      env: { TSSHIM_CACHE_DIR: join(project, '.cache/payload'), ...process.env, ...env },
       detached: true,
     });
     const killGroup = (sig) => {

@@ -35,6 +35,11 @@ export interface Dialect {
    * a release that slipped past `unusableRelease` still fails as Unimplemented, with `hint`.
    */
   readonly unknownCommand?: { readonly pattern: RegExp; readonly hint: string };
+  /**
+   * Whether the OCI annotations name a container that the runtime runs inside its pod's
+   * sandbox rather than as a process of its own (see `RuntimeDriver.waitInitExit`).
+   */
+  readonly inPodSandbox?: (annotations: Readonly<Record<string, string>>) => boolean;
 }
 
 export const ALL_COMMANDS: readonly RuntimeCommand[] = [
@@ -48,6 +53,10 @@ const runc: Dialect = { name: 'runc', commands: new Set(ALL_COMMANDS), unsupport
 // the honest answer there.
 const crun: Dialect = { name: 'crun', commands: new Set(ALL_COMMANDS), unsupportedFlags: {}, systemdCgroup: true };
 
+// containerd's CRI plugin marks a pod's application containers so; the pause container is a
+// "sandbox". gVisor's own shim tells them apart by the same annotation.
+const CRI_CONTAINER_TYPE = 'io.kubernetes.cri.container-type';
+
 // From `runsc help <command>` (release 20221219): no `update`; create/restore take neither
 // --no-pivot nor --no-new-keyring (the sandbox has its own root and keyring); checkpoint only
 // knows --image-path, --work-path (ignored) and --leave-running; restore has no --parent-path.
@@ -60,6 +69,8 @@ const runsc: Dialect = {
     checkpoint: new Set(['--tcp-established', '--ext-unix-sk', '--shell-job', '--file-locks', '--empty-ns', '--manage-cgroups-mode']),
   },
   systemdCgroup: true,
+  // A pod's containers run in the sandbox the pause container booted.
+  inPodSandbox: (annotations) => annotations[CRI_CONTAINER_TYPE] === 'container',
 };
 
 const KATA_SHIM_HINT = 'run Kata through its own shim, runtime io.containerd.kata.v2';

@@ -9,7 +9,14 @@ export interface RunOptions {
    */
   readonly stdio: StdioOptions;
   readonly input?: string;
-  readonly timeoutMs: number;
+  /** None: the program runs as long as it takes (`runsc wait` lasts the container's life). */
+  readonly timeoutMs?: number;
+  /**
+   * 'close' (the default) also waits for our pipes to reach end of file, so that output still
+   * in them after the exit is read; 'exit' settles when the program exits, for a runtime that
+   * hands its stdio on to a process that outlives it (`runsc start` of a pod's container).
+   */
+  readonly settleOn?: 'close' | 'exit';
 }
 
 export type RunResult =
@@ -44,7 +51,7 @@ export function runProcess(file: string, args: readonly string[], opts: RunOptio
       child.stdin.end(opts.input ?? '');
     }
 
-    const timer = setTimeout(() => {
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
       child.kill('SIGKILL');
       child.stdout?.destroy();
       child.stderr?.destroy();
@@ -55,9 +62,14 @@ export function runProcess(file: string, args: readonly string[], opts: RunOptio
       clearTimeout(timer);
       reject(err);
     });
-    // 'close' rather than 'exit': ps output may still be in the pipe when the process exits.
-    child.once('close', (exitCode, signal) => {
+    // 'close' rather than 'exit' by default: ps output may still be in the pipe when the process exits.
+    child.once(opts.settleOn ?? 'close', (exitCode: number | null, signal: NodeJS.Signals | null) => {
       clearTimeout(timer);
+      if (opts.settleOn === 'exit') {
+        // Whatever else holds the pipes open is not ours to wait for.
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+      }
       resolve({
         kind: 'exited',
         exitCode,

@@ -31,6 +31,8 @@ export interface RuntimeContext {
   readonly timeoutMs?: number;
   /** Told of every finished invocation (tracing). */
   readonly onInvocation?: (inv: RuntimeInvocation) => void;
+  /** The OCI spec's annotations: they say whether the container runs in a pod's sandbox. */
+  readonly annotations?: Readonly<Record<string, string>>;
 }
 
 /** One runtime run, as the trace records it. */
@@ -110,6 +112,15 @@ export class RuntimeDriver {
   private readonly dialect: Dialect;
   private readonly ctx: RuntimeContext;
   private readonly env: NodeJS.ProcessEnv;
+  /**
+   * Present for a container the runtime runs inside its pod's sandbox (a gVisor pod's
+   * application container). Its pid file names the sandbox, no process of the container's own,
+   * so there is nothing for the shim to reap: the exit status comes from `<runtime> wait`,
+   * which this resolves with. Its stdio is attached by `start`, not `create`, as gVisor's shim
+   * does, and neither command's pipes are waited for: the sandbox keeps what it is handed.
+   */
+  readonly waitInitExit?: (id: string) => Promise<number>;
+  private readonly inPodSandbox: boolean;
 
   constructor(rt: ResolvedRuntime, ctx: RuntimeContext) {
     this.runtime = rt;
@@ -122,6 +133,8 @@ export class RuntimeDriver {
       throw new StatusError(Code.FailedPrecondition, `${missingBinaryText(rt.binary)} (${rt.binarySource})`);
     }
     this.binary = binary;
+    this.inPodSandbox = this.dialect.inPodSandbox?.(ctx.annotations ?? {}) ?? false;
+    if (this.inPodSandbox) this.waitInitExit = (id) => this.wait(id);
   }
 
   /** The `[runtimes.X]` name, as users know the runtime. */
@@ -142,11 +155,52 @@ export class RuntimeDriver {
       ...(o.noNewKeyring ? ['--no-new-keyring'] : []),
       o.id,
     ];
+    if (this.inPodSandbox) {
+      await this.run('create', args, { settleOnExit: true });
+      return;
+    }
     await this.run('create', args, { stdio: containerStdio(o.io) });
   }
 
-  async start(id: string): Promise<void> {
+  /** `io`: the init's stdio, which only a container in a pod's sandbox takes here. */
+  async start(id: string, io?: RuntimeSpawnIO): Promise<void> {
+    if (this.inPodSandbox) {
+      await this.run('start', ['start', id], { stdio: containerStdio(io), settleOnExit: true });
+      return;
+    }
     await this.run('start', ['start', id]);
+  }
+
+  /**
+   * `<runtime> wait <id>`: lasts until the container exits, then prints
+   * `{"id": ..., "exitStatus": N}` (128 + signal for a killed one). No deadline: it is as long
+   * as the container's life.
+   */
+  private async wait(id: string): Promise<number> {
+    const argv = [this.binary, ...this.globalArgs(), 'wait', id];
+    this.ctx.logger?.debug({ argv }, 'runtime invocation');
+    const logStart = await fileSize(this.logPath);
+    let result;
+    try {
+      result = await runProcess(argv[0], argv.slice(1), { cwd: this.ctx.bundle, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (cause) {
+      throw new StatusError(Code.FailedPrecondition, `cannot run ${this.binary} wait: ${(cause as Error).message}`, { cause });
+    }
+    if (result.kind !== 'exited') throw new RuntimeCommandError(Code.DeadlineExceeded, `${this.binary} wait was killed`, { exitCode: null, argv });
+    if (result.exitCode !== 0) {
+      const logged = lastErrorMessage(await readFrom(this.logPath, logStart));
+      throw new RuntimeCommandError(Code.Unknown, logged ?? firstLine(result.stderr) ?? exitText(this.binary, 'wait', result), { exitCode: result.exitCode, argv });
+    }
+    let status: unknown;
+    try {
+      status = (JSON.parse(result.stdout) as { exitStatus?: unknown }).exitStatus;
+    } catch {
+      status = undefined;
+    }
+    if (!Number.isInteger(status)) {
+      throw new StatusError(Code.Internal, `${this.name} wait printed no exit status: ${JSON.stringify(result.stdout.slice(0, 200))}`);
+    }
+    return status as number;
   }
 
   /** The process spec travels in a private temp file, as runc reads it from a path. */
@@ -279,7 +333,7 @@ export class RuntimeDriver {
   private async run(
     command: RuntimeCommand,
     args: readonly string[],
-    opts: { stdio?: StdioOptions; input?: string } = {},
+    opts: { stdio?: StdioOptions; input?: string; settleOnExit?: boolean } = {},
   ): Promise<{ stdout: string }> {
     this.assertSupported(command, args);
     const unusable = await releaseProblem(this.dialect, this.binary, this.env);
@@ -288,7 +342,7 @@ export class RuntimeDriver {
     const stdio = opts.stdio ?? [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
     // The log accumulates over the container's life; only this invocation's entries count.
     const logStart = await fileSize(this.logPath);
-    const result = await this.spawn(command, argv, { stdio, input: opts.input });
+    const result = await this.spawn(command, argv, { stdio, input: opts.input, settleOnExit: opts.settleOnExit });
     if (result.exitCode === 0) return result;
     const logged = lastErrorMessage(await readFrom(this.logPath, logStart));
     const message = logged ?? firstLine(result.stderr) ?? exitText(this.binary, command, result);
@@ -303,7 +357,7 @@ export class RuntimeDriver {
   private async spawn(
     command: RuntimeCommand,
     argv: readonly string[],
-    opts: { stdio: StdioOptions; input?: string },
+    opts: { stdio: StdioOptions; input?: string; settleOnExit?: boolean },
   ): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
     const timeoutMs = this.ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.ctx.logger?.debug({ argv }, 'runtime invocation');
@@ -316,6 +370,7 @@ export class RuntimeDriver {
         stdio: opts.stdio,
         input: opts.input,
         timeoutMs,
+        settleOn: opts.settleOnExit ? 'exit' : 'close',
       });
     } catch (cause) {
       throw new StatusError(Code.FailedPrecondition, `cannot run ${this.binary} ${command}: ${(cause as Error).message}`, { cause });

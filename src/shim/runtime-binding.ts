@@ -76,6 +76,7 @@ export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string;
   const hooks = await ctx.toolkit.hooksFor(config);
   const driver = new RuntimeDriver(resolved, {
     namespace: ctx.namespace, bundle: req.bundle, logger: ctx.logger, onInvocation: ctx.toolkit.invocationObserver(req.id),
+    annotations: req.annotations,
   });
   const runtime = ctx.toolkit.wrapRuntime(driver, driver.binary);
   // Recorded so the `delete` action can clean up after a dead shim; removed again once the daemon

@@ -78,7 +78,8 @@ export class Container {
     // As in the reference shim, a restore only happens at Start: until then there is no process.
     if (spec.checkpoint) return c;
     await c.init.create((exit) => c.onReaped(c.init, exit));
-    await c.watchCgroup();
+    // An init the shim does not reap has the sandbox's pid: its cgroup and OOMs are the pod's.
+    if (c.init.childOfShim) await c.watchCgroup();
     return c;
   }
 
@@ -283,7 +284,7 @@ export class Container {
       if (p.io && !neverStarted) await p.io.delivered();
       // Deleting a created container kills the runtime's init helper; like the reference shim we
       // owe containerd no exit for it (it would otherwise be published after /tasks/delete).
-      if (neverStarted) this.deps.router.release(p.pid);
+      if (neverStarted && p.childOfShim) this.deps.router.release(p.pid);
       await p.deleteContainer(neverStarted);
     } catch (err) {
       p.transition(from);
@@ -292,7 +293,7 @@ export class Container {
     this.cgroup.oom?.close();
     p.io?.close();
     for (const e of this.execs.values()) e.io?.close();
-    this.deps.router.release(p.pid);
+    if (p.childOfShim) this.deps.router.release(p.pid);
     this.deps.unmountRootfs?.();
     await this.deps.released?.().catch((err) => this.deps.logger.warn({ err }, 'could not record the clean delete'));
     p.transition('deleted');

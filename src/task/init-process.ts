@@ -1,13 +1,16 @@
 import type { Logger } from 'pino';
 import { Code, errdefs, wrapUnknown } from '../errors/index.js';
 import { ProcessIO, type IOOwner, type StdioConfig } from '../io/process-io.js';
-import { initPidPath } from './bundle-files.js';
+import { initPidPath, readPidFile } from './bundle-files.js';
 import type { RestoreSpec } from './checkpoint.js';
 import type { ExitRouter } from './exit-router.js';
 import { INIT_TRANSITIONS } from './process-state.js';
 import { ProcessRecord, type ExitRecord } from './process.js';
 import { spawnProcess } from './spawn.js';
 import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
+
+/** What a task whose exit cannot be learned ends with: containerd's code for an unknown exit. */
+const WAIT_FAILED_STATUS = 255;
 
 export interface InitContext {
   id: string;
@@ -46,6 +49,15 @@ export class InitProcess extends ProcessRecord {
     const io = this.io!;
     const pidFile = initPidPath(ctx.bundle);
     try {
+      if (ctx.runtime.waitInitExit) {
+        // The pid is the sandbox's, reported as the task's pid as gVisor's shim does, but not
+        // claimed: its exit is the pod's, and the sandbox container owns it.
+        await ctx.runtime.create({
+          id: ctx.id, pidFile, noPivot: ctx.noPivot, noNewKeyring: ctx.noNewKeyring, consoleSocket: io.consoleSocket, io: io.runtimeStdio,
+        });
+        this.pid = await readPidFile(pidFile);
+        return;
+      }
       await spawnProcess({
         router: ctx.router,
         process: this,
@@ -68,7 +80,12 @@ export class InitProcess extends ProcessRecord {
     const { ctx } = this;
     try {
       if (!restore) {
-        await ctx.runtime.start(ctx.id);
+        const wait = ctx.runtime.waitInitExit;
+        await ctx.runtime.start(ctx.id, this.io?.runtimeStdio);
+        if (wait) {
+          await this.io?.runtimeStarted();
+          this.awaitExit(wait, onExit);
+        }
         return;
       }
       const io = this.io!;
@@ -93,6 +110,27 @@ export class InitProcess extends ProcessRecord {
     } catch (err) {
       throw wrapUnknown(restore ? 'OCI runtime restore failed' : 'OCI runtime start failed', err);
     }
+  }
+
+  /** The exit as the runtime reports it; the container holds it while the start is announced. */
+  private awaitExit(wait: (id: string) => Promise<number>, onExit: (exit: ExitRecord) => void): void {
+    const { ctx } = this;
+    wait(ctx.id).then(
+      (status) => onExit({ status, at: new Date() }),
+      (err: unknown) => {
+        // The status is lost; like gVisor's shim, make sure nothing of the container still runs
+        // before the task is reported as ended.
+        ctx.logger.error({ err }, 'waiting for the container to exit failed');
+        ctx.runtime.kill(ctx.id, 9, true)
+          .catch((killErr: unknown) => ctx.logger.debug({ err: killErr }, 'kill --all after a failed wait'))
+          .finally(() => onExit({ status: WAIT_FAILED_STATUS, at: new Date() }));
+      },
+    );
+  }
+
+  /** Whether the init is a child of the shim whose exit the reaper routes. */
+  get childOfShim(): boolean {
+    return !this.ctx.runtime.waitInitExit;
   }
 
   async signal(signal: number, all: boolean): Promise<void> {

@@ -7,7 +7,8 @@ import type { RuntimeStdio } from '../io/process-io.js';
 export interface TaskRuntime {
   readonly name: string;
   create(o: { id: string; pidFile: string; consoleSocket?: string; noPivot?: boolean; noNewKeyring?: boolean; io: RuntimeStdio }): Promise<void>;
-  start(id: string): Promise<void>;
+  /** `io`: the init's stdio again, for a runtime that attaches it at start (see waitInitExit). */
+  start(id: string, io?: RuntimeStdio): Promise<void>;
   exec(o: { id: string; processJson: string; pidFile: string; consoleSocket?: string; io: RuntimeStdio }): Promise<void>;
   kill(id: string, signal: number, all?: boolean): Promise<void>;
   delete(id: string, opts?: { force?: boolean }): Promise<void>;
@@ -17,6 +18,13 @@ export interface TaskRuntime {
   update(id: string, resourcesJson: string): Promise<void>;
   checkpoint(o: RuntimeCheckpoint): Promise<void>;
   restore(o: RuntimeRestore): Promise<void>;
+  /**
+   * Present when the container's init is no process the shim can reap: a gVisor pod's
+   * application container runs inside the pod's sandbox, and its pid file names the sandbox.
+   * Its exit then comes from here (resolves with the exit status once the init has exited),
+   * and its stdio is handed to the runtime at start, not at create.
+   */
+  readonly waitInitExit?: (id: string) => Promise<number>;
 }
 
 /** containerd.runc.v1.CheckpointOptions in runtime terms (runc checkpoint flags). */

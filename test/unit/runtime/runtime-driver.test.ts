@@ -276,3 +276,43 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+describe('a container the runtime runs in its pod sandbox (a gVisor pod container)', () => {
+  const POD_CONTAINER = { 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 'sb' };
+  const runscDriver = (annotations: Record<string, string>, dialect: 'runsc' | 'runc' = 'runsc') =>
+    new RuntimeDriver(standIn.runtime({ dialect }), { namespace: 'k8s.io', bundle, annotations });
+
+  it('only runsc and only a CRI application container get an exit source; the pause container and runc do not', () => {
+    expect(runscDriver(POD_CONTAINER).waitInitExit).toBeTypeOf('function');
+    expect(runscDriver({ 'io.kubernetes.cri.container-type': 'sandbox' }).waitInitExit).toBeUndefined();
+    expect(runscDriver({}).waitInitExit).toBeUndefined();
+    expect(runscDriver(POD_CONTAINER, 'runc').waitInitExit).toBeUndefined();
+  });
+
+  it('create gets no container stdio and start does, as gVisor attaches it at start', async () => {
+    const outPath = join(bundle, 'out');
+    const out = openSync(outPath, 'w');
+    try {
+      const d = runscDriver(POD_CONTAINER);
+      await d.create({ id: 'c1', pidFile: '/p', io: { stdin: 'ignore', stdout: out, stderr: 'ignore' } });
+      await standIn.behave({ stdout: 'stdout of start\n' });
+      await d.start('c1', { stdin: 'ignore', stdout: out, stderr: 'ignore' });
+    } finally {
+      closeSync(out);
+    }
+    expect(await readFile(outPath, 'utf8')).toBe('stdout of start\n');
+  });
+
+  it('takes the exit status from `wait <id>`', async () => {
+    await standIn.behave({ stdout: '{"id":"c1","exitStatus":137}\n' });
+    await expect(runscDriver(POD_CONTAINER).waitInitExit!('c1')).resolves.toBe(137);
+    expect(await standIn.onlyArgs()).toEqual([...globals(), 'wait', 'c1']);
+  });
+
+  it('a wait that prints no exit status, or fails, is an error with what it said', async () => {
+    await standIn.behave({ stdout: 'nonsense\n' });
+    expect((await failure(runscDriver(POD_CONTAINER).waitInitExit!('c1'))).message).toMatch(/wait printed no exit status: "nonsense\\n"/);
+    await standIn.behave({ exit: 1, stderr: 'container "c1" does not exist\n' });
+    expect((await failure(runscDriver(POD_CONTAINER).waitInitExit!('c1'))).message).toBe('container "c1" does not exist');
+  });
+});

@@ -236,3 +236,36 @@ describe('illegal moves', () => {
     expect(f.exits().map((e) => e.id)).toEqual(['e1']);
   });
 });
+
+describe('an init whose exit the runtime reports (a container in its pod sandbox)', () => {
+  it('takes its exit from the runtime, after /tasks/start, and not from a reaped exit of its pid', async () => {
+    const waited: string[] = [];
+    let report!: (status: number) => void;
+    f.runtime.waitInitExit = (id) => {
+      waited.push(id);
+      return new Promise((resolve) => (report = resolve));
+    };
+    const pid = await f.create();
+    expect(waited).toEqual([]);
+    await start();
+    expect(waited).toEqual(['c1']);
+    // The pid is the sandbox's: its exit belongs to the pod's sandbox container, not to this task.
+    f.exit(pid, 9);
+    await settle();
+    expect(f.status()).toBe(Status.RUNNING);
+    report(3);
+    expect((await wait()).exitStatus).toBe(3);
+    expect(f.topics()).toEqual(['/tasks/create', '/tasks/start', '/tasks/exit']);
+    expect((await del()).exitStatus).toBe(3);
+  });
+
+  it('a wait that fails ends the task with 255 after killing what is left of it', async () => {
+    let fail!: (err: Error) => void;
+    f.runtime.waitInitExit = () => new Promise((_, reject) => (fail = reject));
+    await f.create();
+    await start();
+    fail(new Error('container "c1" does not exist'));
+    expect((await wait()).exitStatus).toBe(255);
+    expect(f.runtime.count('kill')).toBe(1);
+  });
+});

@@ -33,6 +33,8 @@ export class FakeRuntime implements TaskRuntime {
   readonly calls: RuntimeOp[] = [];
   /** The pid the runtime wrote into each pid file, by the id it was given (container or exec). */
   readonly pids = new Map<string, number>();
+  /** Set by a test to play a runtime that reports the init's exit itself (a gVisor pod container). */
+  waitInitExit?: (id: string) => Promise<number>;
   private readonly gates = new Map<RuntimeOp, Gate[]>();
   private readonly failures = new Map<RuntimeOp, Error>();
   // Above the largest pid_max (2^22): no real process can have these pids.
