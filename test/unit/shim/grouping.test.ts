@@ -34,7 +34,9 @@ describe('groupingAtStart', () => {
     expect(await groupingAtStart(undefined)).toBe('task');
   });
 
-  it('fails when the named config does not exist', async () => {
-    await expect(groupingAtStart(configPathOption(join(dir, 'absent.toml')))).rejects.toThrow(/absent\.toml/);
+  it('serves the default grouping when the named config does not load, leaving the refusal to Create', async () => {
+    expect(await groupingAtStart(configPathOption(join(dir, 'absent.toml')))).toBe('pod');
+    writeFileSync(join(dir, 'broken.toml'), 'grouping = 3\n');
+    expect(await groupingAtStart(configPathOption(join(dir, 'broken.toml')))).toBe('pod');
   });
 });
