@@ -14,7 +14,7 @@
 // Ends with one line "tests: N passed, N failed, N skipped" over all runs; exits non-zero if
 // any run failed.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,7 +92,7 @@ function banner(text) {
 let interrupted = false;
 const RUN_TIMEOUT_MS = Number(process.env.TSSHIM_TEST_RUN_TIMEOUT_S || 1500) * 1000;
 
-function runVitest(files, env, reportFile) {
+function runVitest(files, env, reportFile, packagedDir) {
   return new Promise((resolvePromise) => {
     const args = ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${reportFile}`, ...files];
     // Its own process group, so that a run that overstays can be ended with all its workers.
@@ -102,7 +102,7 @@ function runVitest(files, env, reportFile) {
       // The packaged shim unpacks its payload into a cache shared by every build on the machine and
       // prunes other builds' payloads there; a cache of this checkout's own keeps a second
       // checkout's build (or an installed tsshim) from pulling the payload out from under the tests.
-      env: { TSSHIM_CACHE_DIR: join(project, '.cache/payload'), ...process.env, ...env },
+      env: { TSSHIM_CACHE_DIR: join(project, '.cache/payload'), ...process.env, ...env, TSSHIM_TEST_PACKAGED_DIR: packagedDir },
       detached: true,
     });
     const killGroup = (sig) => {
@@ -191,6 +191,16 @@ async function main() {
   }
 
   const reportDir = mkdtempSync(join(tmpdir(), 'tsshim-test-'));
+  // What users install, copied once for the whole run into a directory that has nothing to do
+  // with the checkout (harness packagedShimDir()); a copy per test file would cost ~250 MB each.
+  const packagedDir = join(reportDir, 'bin');
+  mkdirSync(packagedDir);
+  for (const name of ['containerd-shim-tsshim-v2', 'tsshimctl']) {
+    const built = join(project, 'dist', name);
+    if (!existsSync(built)) continue;
+    copyFileSync(built, join(packagedDir, name));
+    chmodSync(join(packagedDir, name), 0o755);
+  }
   const results = [];
   try {
     for (const [i, run] of runs.entries()) {
@@ -203,7 +213,7 @@ async function main() {
       }
       const start = Date.now();
       const reportFile = join(reportDir, `run-${i}.json`);
-      const code = await runVitest(run.files, run.env, reportFile);
+      const code = await runVitest(run.files, run.env, reportFile, packagedDir);
       const report = readReport(reportFile) ?? { passed: 0, failed: 0, skipped: 0, failedFiles: 0 };
       results.push({ ...run, code, ms: Date.now() - start, ...report });
     }

@@ -50,12 +50,21 @@ export function containerdBinaries(): ContainerdBinary[] {
 let packagedCopy: string | undefined;
 
 /**
- * A fresh temporary directory holding a copy of the packaged shim binary (`npm run package`),
- * made once per test file and removed when it exits: the tests run what users install, from a
- * directory that has nothing to do with the checkout.
+ * A fresh temporary directory holding copies of the packaged binaries (`npm run package`): the
+ * tests run what users install, from a directory that has nothing to do with the checkout.
+ * scripts/test.mjs makes it once per run (TSSHIM_TEST_PACKAGED_DIR) and removes it; a test file
+ * run by vitest directly makes its own, removed when the process exits.
  */
 export function packagedShimDir(): string {
   if (packagedCopy) return packagedCopy;
+  const shared = process.env['TSSHIM_TEST_PACKAGED_DIR'];
+  if (shared) {
+    if (!fs.existsSync(path.join(shared, 'containerd-shim-tsshim-v2'))) {
+      throw new Error(`${shared} has no packaged shim: run npm run package first`);
+    }
+    packagedCopy = shared;
+    return shared;
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsshim-bin-'));
   for (const name of ['containerd-shim-tsshim-v2', 'tsshimctl']) {
     const built = path.join(projectDir(), 'dist', name);
