@@ -12,13 +12,9 @@ import { performance } from 'node:perf_hooks';
 import type { CtrEvent } from '../test/integration/harness/index.js';
 import { uniqueId } from '../test/integration/harness/index.js';
 import { startTsshimEnv } from '../test/integration/tsshim-env.js';
+import { median, numberOption } from './bench-util.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const ROUNDS = opt('rounds', 3);
+const ROUNDS = numberOption('rounds', 3);
 const SHIMS = [
   { label: 'tsshim', runtime: 'io.containerd.tsshim.v2' },
   { label: 'go runc shim', runtime: 'io.containerd.runc.v2' },
@@ -35,11 +31,6 @@ function seqBytes(n: number): number {
   return total;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const list = (xs: number[]) => xs.map((x) => Math.round(x)).join(', ');
 
 async function main(): Promise<void> {

@@ -9,15 +9,10 @@ import * as transport from '../src/ttrpc/index.js';
 import { containerd } from '../src/api/gen/proto.js';
 import { benchmark } from './bench-ttrpc.mjs';
 import { busyboxImage, packagedShimDir, startContainerd, uniqueId } from '../test/integration/harness/index.js';
+import { median, numberOption } from './bench-util.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const CALLS = opt('calls', 5000);
-const ROUNDS = opt('rounds', 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+const CALLS = numberOption('calls', 5000);
+const ROUNDS = numberOption('rounds', 3);
 
 const c = await startContainerd({ pathPrepend: [packagedShimDir()] });
 try {

@@ -4,51 +4,26 @@
 //   npm run bench -- [--rounds N] [--containers K] [--mb M] [--no-readme]
 // Needs root, containerd, runc and the packaged binary (npm run bench packages it first).
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { busyboxImage, packagedShimDir, projectDir, startContainerd, uniqueId, type Containerd } from '../test/integration/harness/index.js';
+import { median, memoryMiB, numberOption, pidsMatching } from './bench-util.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const ROUNDS = opt('rounds', 7);
-const CONTAINERS = opt('containers', 10);
-const MB = opt('mb', 200);
+const ROUNDS = numberOption('rounds', 7);
+const CONTAINERS = numberOption('containers', 10);
+const MB = numberOption('mb', 200);
 const PARALLEL = 20;
 
 const TS = 'io.containerd.tsshim.v2';
 const GO = 'io.containerd.runc.v2';
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function pidsOf(c: Containerd, match: string): number[] {
-  const pids: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      if (cmd.includes(match) && cmd.includes(c.address)) pids.push(Number(name));
-    } catch {
-      // ended while we looked
-    }
-  }
-  return pids;
-}
+const pidsOf = (c: Containerd, match: string) => pidsMatching(match, c.address);
 const tsPids = (c: Containerd) => pidsOf(c, 'shim.cjs');
 const goPids = (c: Containerd) => pidsOf(c, 'containerd-shim-runc-v2');
 
-function memory(pid: number): { rss: number; pss: number } {
-  const text = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN);
-  return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
-}
+const memory = memoryMiB;
 
 /** utime + stime of a process, in ms. */
 function cpuMs(pid: number): number {
@@ -209,7 +184,7 @@ async function main(): Promise<void> {
       ...rows.map((r) => `| ${r.join(' | ')} |`),
     ].join('\n');
     process.stdout.write(`${table}\n`);
-    if (!args.includes('--no-readme')) {
+    if (!process.argv.includes('--no-readme')) {
       const readme = join(projectDir(), 'README.md');
       const text = readFileSync(readme, 'utf8');
       const begin = '<!-- bench:begin -->';

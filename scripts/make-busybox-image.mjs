@@ -175,10 +175,21 @@ export async function ensureBusyboxArtifacts(opts = {}) {
   }
 
   await fs.mkdir(path.join(cacheDir, 'busybox'), { recursive: true });
-  const work = await fs.mkdtemp(path.join(cacheDir, 'busybox', `.build-${key}-`));
-  try {
+  await buildOnce(path.join(cacheDir, 'busybox', `.build-${key}-`), finalDir, async (work) => {
     await buildRootfs(busybox, path.join(work, 'rootfs'));
     await buildImage(path.join(work, 'rootfs'), path.join(work, 'image.tar'), work, IMAGES.busybox);
+  });
+  return result;
+}
+
+/**
+ * Builds into a fresh directory beside finalDir, marks it complete and renames it into place, so
+ * a reader never sees half a build; a concurrent build that got there first wins.
+ */
+async function buildOnce(workPrefix, finalDir, build) {
+  const work = await fs.mkdtemp(workPrefix);
+  try {
+    await build(work);
     await fs.writeFile(path.join(work, 'complete'), '');
     try {
       await fs.rename(work, finalDir);
@@ -188,7 +199,6 @@ export async function ensureBusyboxArtifacts(opts = {}) {
   } finally {
     await fs.rm(work, { recursive: true, force: true });
   }
-  return result;
 }
 
 /**
@@ -201,18 +211,9 @@ export async function ensurePauseImage(opts = {}) {
   const finalDir = path.join(cacheDir, 'busybox', `pause-${path.basename(path.dirname(busybox.imageTar))}`);
   const result = { ref: PAUSE_REF, imageTar: path.join(finalDir, 'image.tar') };
   if (await exists(path.join(finalDir, 'complete'))) return result;
-  const work = await fs.mkdtemp(path.join(cacheDir, 'busybox', '.build-pause-'));
-  try {
-    await buildImage(busybox.rootfs, path.join(work, 'image.tar'), work, IMAGES.pause);
-    await fs.writeFile(path.join(work, 'complete'), '');
-    try {
-      await fs.rename(work, finalDir);
-    } catch (err) {
-      if (!(await exists(path.join(finalDir, 'complete')))) throw err;
-    }
-  } finally {
-    await fs.rm(work, { recursive: true, force: true });
-  }
+  await buildOnce(path.join(cacheDir, 'busybox', '.build-pause-'), finalDir, (work) =>
+    buildImage(busybox.rootfs, path.join(work, 'image.tar'), work, IMAGES.pause),
+  );
   return result;
 }
 

@@ -10,15 +10,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { uniqueId } from '../test/integration/harness/index.js';
 import { RUNTIME, startTsshimEnv, type TsshimEnv } from '../test/integration/tsshim-env.js';
+import { median, numberOption } from './bench-util.js';
 
-const args = process.argv.slice(2);
-const opt = (name: string, def: number) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : def;
-};
-const CONTAINERS = opt('containers', 100);
-const EXECS = opt('execs', 10);
-const PARALLEL = opt('parallel', 20);
+const CONTAINERS = numberOption('containers', 100);
+const EXECS = numberOption('execs', 10);
+const PARALLEL = numberOption('parallel', 20);
 
 /**
  * Growth tolerated between the first and the last figure. Memory: a GC'd runtime settles at a
@@ -118,11 +114,6 @@ async function gone(pid: number, boundMs = 30_000): Promise<boolean> {
   return false;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * 0.95))] ?? NaN;
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
