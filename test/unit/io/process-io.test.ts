@@ -15,7 +15,8 @@ const logger = pino({ level: 'silent' });
 
 function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'tsshim-io-'));
-  onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+  // A binary:// logger may still be writing its records here while the test's io closes it.
+  onTestFinished(() => rmSync(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 50 }));
   return dir;
 }
 
