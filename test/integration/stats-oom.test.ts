@@ -113,7 +113,9 @@ describe.skipIf(skipUnlessRoot())('stats and OOM through tsshim with real runc',
       const r = await env.run(id, ['tail', '/dev/zero'], { flags: ['--memory-limit', String(32 << 20)], timeoutMs: 60_000 });
       expect(r.code).toBe(137);
       await events.waitFor((e) => e.topic === '/tasks/delete' && eventContainerId(e) === id, 20_000);
-      const topics = events.topics(id).filter((t) => t.startsWith('/tasks/'));
+      // The kernel signals each OOM kill in the cgroup, and a loaded machine can need two before
+      // the process dies: every signal is an event (as with the reference shim), all before the exit.
+      const topics = events.topics(id).filter((t, i, all) => t.startsWith('/tasks/') && !(t === '/tasks/oom' && all[i - 1] === t));
       expect(topics).toEqual(['/tasks/create', '/tasks/start', '/tasks/oom', '/tasks/exit', '/tasks/delete']);
       const exit = events.events.find((e) => e.topic === '/tasks/exit' && eventContainerId(e) === id)!;
       expect(exit.event['exit_status']).toBe(137);
