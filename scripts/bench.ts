@@ -48,6 +48,10 @@ async function main(): Promise<void> {
   const nodeConfig = join(c.dir, 'tsshim-node.toml');
   writeFileSync(nodeConfig, 'grouping = "node"\n');
   const nodeFlags = ['--runtime-config-path', nodeConfig];
+  const snapshotConfig = join(c.dir, 'tsshim-snapshot.toml');
+  writeFileSync(snapshotConfig, 'startup_snapshot = true\n');
+  const snapshotFlags = ['--runtime-config-path', snapshotConfig];
+  const SNAP = ', startup_snapshot = true';
   const keep: string[] = [];
   const cleanup = async () => {
     for (const id of keep) await c.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
@@ -100,6 +104,7 @@ async function main(): Promise<void> {
     for (let r = 0; r < ROUNDS; r++) {
       const go = await timed(() => runRm(GO));
       add('run --rm, one daemon per container', await timed(() => runRm(TS)), go);
+      add(`run --rm, one daemon per container${SNAP}`, await timed(() => runRm(TS, snapshotFlags)), go);
       const goPod = await timed(() => runRm(GO, podFlags(GO)));
       add("run --rm, pod's second container", await timed(() => runRm(TS, podFlags(TS))), goPod);
       add('run --rm, node mode (Go: one daemon per container)', await timed(() => runRm(TS, nodeFlags)), await timed(() => runRm(GO)));
@@ -107,8 +112,12 @@ async function main(): Promise<void> {
       add('exec of /bin/true', await timed(() => must(c, ['task', 'exec', '--exec-id', n, execTs, '/bin/true'])), await timed(() => must(c, ['task', 'exec', '--exec-id', n, execGo, '/bin/true'])));
       add('kill → exit seen by ctr run', await killToExit(TS), await killToExit(GO));
     }
-    const parallel = (rt: string) => timed(() => Promise.all(Array.from({ length: PARALLEL }, () => runRm(rt))));
-    for (let r = 0; r < Math.min(3, ROUNDS); r++) add(`${PARALLEL} run --rm in parallel`, await parallel(TS), await parallel(GO));
+    const parallel = (rt: string, flags: string[] = []) => timed(() => Promise.all(Array.from({ length: PARALLEL }, () => runRm(rt, flags))));
+    for (let r = 0; r < Math.min(3, ROUNDS); r++) {
+      const go = await parallel(GO);
+      add(`${PARALLEL} run --rm in parallel`, await parallel(TS), go);
+      add(`${PARALLEL} run --rm in parallel${SNAP}`, await parallel(TS, snapshotFlags), go);
+    }
 
     // Output: MB megabytes through an exec's stdout, wall time and the shim's CPU time.
     const cmd = ['sh', '-c', `head -c ${MB * 1048576} /dev/zero`];
@@ -143,6 +152,7 @@ async function main(): Promise<void> {
     };
     await measure('go', GO, () => [], () => goPids(c));
     await measure('task', TS, () => [], () => tsPids(c));
+    await measure('snapshot', TS, () => snapshotFlags, () => tsPids(c));
     await measure('pod', TS, () => ['--annotation', 'io.containerd.tsshim.v2.group=mem-pod'], () => tsPids(c));
     await measure('node', TS, () => nodeFlags, () => tsPids(c));
 
@@ -150,11 +160,13 @@ async function main(): Promise<void> {
     const rows: string[][] = [];
     const target: Record<string, number> = {
       'run --rm, one daemon per container': 1.3,
+      [`run --rm, one daemon per container${SNAP}`]: 1.3,
       "run --rm, pod's second container": 0.9,
       'run --rm, node mode (Go: one daemon per container)': 0.9,
       'exec of /bin/true': 1.0,
       'kill → exit seen by ctr run': 1.0,
       [`${PARALLEL} run --rm in parallel`]: 1.2,
+      [`${PARALLEL} run --rm in parallel${SNAP}`]: 1.2,
     };
     const ms = (x: number) => (x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(0)} ms`);
     for (const [k, v] of Object.entries(f)) {
@@ -162,8 +174,14 @@ async function main(): Promise<void> {
       rows.push([k, ms(median(v.ts)), ms(median(v.go)), ratio.toFixed(2), `≤ ${target[k]?.toFixed(1) ?? '–'}`]);
     }
     const g = mem.go![0]!;
-    for (const [label, t] of [['one daemon per container', 3.0], ['pod mode, one group', undefined], ['node mode', 0.5]] as const) {
-      const m = mem[label === 'one daemon per container' ? 'task' : label === 'node mode' ? 'node' : 'pod']![0]!;
+    const memRows = [
+      ['one daemon per container', 'task', 3.0],
+      [`one daemon per container${SNAP}`, 'snapshot', 3.0],
+      ['pod mode, one group', 'pod', undefined],
+      ['node mode', 'node', 0.5],
+    ] as const;
+    for (const [label, key, t] of memRows) {
+      const m = mem[key]![0]!;
       rows.push([`shim RSS per container, ${label} (${CONTAINERS} idle)`, `${m[0]!.toFixed(1)} MiB`, `${g[0]!.toFixed(1)} MiB`, (m[0]! / g[0]!).toFixed(2), '–']);
       rows.push([`shim PSS per container, ${label}`, `${m[1]!.toFixed(1)} MiB`, `${g[1]!.toFixed(1)} MiB`, (m[1]! / g[1]!).toFixed(2), t ? `≤ ${t.toFixed(1)}` : '–']);
     }

@@ -11,6 +11,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 const entries = [
   { in: 'src/shim/main.ts', out: 'dist/shim.cjs' },
+  // The packaged shim runs from a start-up snapshot of this one (scripts/package.mjs).
+  { in: 'src/shim/snapshot-main.ts', out: 'dist/shim-snapshot.cjs' },
   { in: 'src/ctl/main.ts', out: 'dist/tsshimctl.cjs' },
   { in: 'src/ttrpc/index.ts', out: 'dist/ttrpc.cjs' },
 ];

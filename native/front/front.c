@@ -34,6 +34,7 @@ struct payload_file { char name[256]; unsigned mode; uint64_t offset, size; };
 struct payload {
   char hash[65];
   char entry[256];
+  char snapshot[256]; /* a V8 start-up snapshot of the entry: Node starts from it */
   int shim; /* the entry is the shim: the fast paths apply */
   char node_flags[1024];
   int nfiles;
@@ -92,6 +93,10 @@ static int read_trailer(int self, struct payload *pl) {
     struct payload_file *f = &pl->files[pl->nfiles];
     if (sscanf(line, "hash %64s", pl->hash) == 1) continue;
     if (sscanf(line, "entry %255s", pl->entry) == 1) continue;
+    if (sscanf(line, "snapshot %255s", pl->snapshot) == 1) {
+      if (strstr(pl->snapshot, "..") || pl->snapshot[0] == '/') return -1;
+      continue;
+    }
     if (strcmp(line, "shim") == 0) { pl->shim = 1; continue; }
     if (strncmp(line, "node-flags ", 11) == 0) { snprintf(pl->node_flags, sizeof pl->node_flags, "%s", line + 11); continue; }
     if (pl->nfiles < MAX_FILES && sscanf(line, "file %255s %o %" SCNu64 " %" SCNu64, f->name, &f->mode, &f->offset, &f->size) == 4) {
@@ -348,30 +353,41 @@ static enum grouping scan_grouping(const char *text) {
   return found;
 }
 
+/** The config `start` would load: its text, absent (no file at the default path), or unsure. */
+enum config_state { CONFIG_TEXT, CONFIG_ABSENT, CONFIG_UNSURE };
+static char config_text[1 << 20];
+
 /** Where `start` finds its config, as src/runtime/config-path.ts: config_path (or config_body)
- * of runtimeoptions.v1.Options, then $TSSHIM_CONFIG, then the default file, which may be absent. */
-static enum grouping read_grouping(void) {
-  static char text[1 << 20];
+ * of runtimeoptions.v1.Options, then $TSSHIM_CONFIG, then the default file, which may be absent.
+ * Read once. */
+static enum config_state read_config(void) {
+  static int done;
+  static enum config_state state;
+  if (done) return state;
+  done = 1;
+  state = CONFIG_UNSURE;
+  char *text = config_text;
   char config[PATH_MAX];
   config[0] = 0;
   if (options_len > 0) {
     const unsigned char *type, *value, *path, *body;
     size_t type_len, value_len, path_len, body_len;
     const unsigned char *o = (const unsigned char *)options;
-    if (pb_field(o, options_len, 1, &type, &type_len) < 0 || pb_field(o, options_len, 2, &value, &value_len) < 0) return GROUPING_UNKNOWN;
+    if (pb_field(o, options_len, 1, &type, &type_len) < 0 || pb_field(o, options_len, 2, &value, &value_len) < 0) return state;
     static const char wanted[] = "runtimeoptions.v1.Options";
     size_t wl = sizeof wanted - 1;
     if (type && type_len >= wl && !memcmp(type + type_len - wl, wanted, wl) && value) {
-      if (pb_field(value, value_len, 2, &path, &path_len) < 0 || pb_field(value, value_len, 3, &body, &body_len) < 0) return GROUPING_UNKNOWN;
-      if (path_len >= sizeof config || body_len >= sizeof text) return GROUPING_UNKNOWN;
+      if (pb_field(value, value_len, 2, &path, &path_len) < 0 || pb_field(value, value_len, 3, &body, &body_len) < 0) return state;
+      if (path_len >= sizeof config || body_len >= sizeof config_text) return state;
       if (path_len) {
         memcpy(config, path, path_len);
         config[path_len] = 0;
-        if (strlen(config) != path_len) return GROUPING_UNKNOWN;
+        if (strlen(config) != path_len) return state;
       } else if (body_len) {
         memcpy(text, body, body_len);
         text[body_len] = 0;
-        return memchr(text, 0, body_len) ? GROUPING_UNKNOWN : scan_grouping(text);
+        if (!memchr(text, 0, body_len)) state = CONFIG_TEXT;
+        return state;
       }
     }
   }
@@ -382,10 +398,48 @@ static enum grouping read_grouping(void) {
     snprintf(config, sizeof config, "/etc/tsshim/config.toml");
     explicit = 0;
   }
-  ssize_t n = read_file(config, text, sizeof text);
-  if (n < 0) return !explicit && errno == ENOENT ? GROUPING_POD : GROUPING_UNKNOWN;
-  if (memchr(text, 0, (size_t)n)) return GROUPING_UNKNOWN;
-  return scan_grouping(text);
+  ssize_t n = read_file(config, text, sizeof config_text);
+  if (n < 0) {
+    if (!explicit && errno == ENOENT) state = CONFIG_ABSENT;
+  } else if (!memchr(text, 0, (size_t)n)) {
+    state = CONFIG_TEXT;
+  }
+  return state;
+}
+
+static enum grouping read_grouping(void) {
+  switch (read_config()) {
+    case CONFIG_TEXT: return scan_grouping(config_text);
+    case CONFIG_ABSENT: return GROUPING_POD;
+    default: return GROUPING_UNKNOWN;
+  }
+}
+
+/** `startup_snapshot = true` among the top-level keys: the daemon starts from the start-up
+ * snapshot. Anything else, or a config this reading is unsure of, starts it from the bundle,
+ * which is always right (only slower to start); Node validates the key itself. */
+static int read_startup_snapshot(void) {
+  if (read_config() != CONFIG_TEXT) return 0;
+  int on = 0;
+  for (const char *line = config_text; line && *line;) {
+    const char *next = strchr(line, '\n');
+    size_t len = next ? (size_t)(next - line) : strlen(line);
+    char buf[512];
+    if (len >= sizeof buf) return 0;
+    memcpy(buf, line, len);
+    buf[len] = 0;
+    line = next ? next + 1 : NULL;
+    char *p = buf;
+    while (*p == ' ' || *p == '\t') p++;
+    if (*p == '[') break;
+    if (strstr(p, "\"\"\"") || strstr(p, "\'\'\'")) return 0;
+    if (strncmp(p, "startup_snapshot", 16)) continue;
+    char value[8], rest[2];
+    int n = sscanf(p, "startup_snapshot = %7[a-z] %1s", value, rest);
+    if (n < 1 || (n == 2 && rest[0] != '#')) return 0;
+    on = strcmp(value, "true") == 0;
+  }
+  return on;
 }
 
 /* ---- fast path: `start` when the group's daemon already serves ---- */
@@ -561,7 +615,7 @@ static void fast_delete(const struct flags *fl) {
 
 /* ---- the full path: Node ---- */
 
-static char **node_argv(const char *dir, const struct payload *pl, int argc, char **argv) {
+static char **node_argv(const char *dir, const struct payload *pl, int snapshot, int argc, char **argv) {
   char **args = calloc((size_t)argc + 34, sizeof *args);
   int n = 0;
   char *node = malloc(PATH_MAX), *entry = malloc(PATH_MAX);
@@ -569,7 +623,16 @@ static char **node_argv(const char *dir, const struct payload *pl, int argc, cha
   snprintf(entry, PATH_MAX, "%s/%s", dir, pl->entry);
   args[n++] = node;
   char *flags = strdup(pl->node_flags);
-  for (char *f = strtok(flags, " "); f && n < 32; f = strtok(NULL, " ")) args[n++] = f;
+  for (char *f = strtok(flags, " "); f && n < 28; f = strtok(NULL, " ")) args[n++] = f;
+  if (snapshot && pl->snapshot[0]) {
+    /* The entry's path still comes first after `--`, so process.argv reads as for
+     * `node <entry> …` and ps shows which bundle the process runs. */
+    char *blob = malloc(PATH_MAX);
+    snprintf(blob, PATH_MAX, "%s/%s", dir, pl->snapshot);
+    args[n++] = "--snapshot-blob";
+    args[n++] = blob;
+    args[n++] = "--";
+  }
   args[n++] = entry;
   for (int i = 1; i < argc; i++) args[n++] = argv[i];
   args[n] = NULL;
@@ -694,7 +757,13 @@ int main(int argc, char **argv) {
     compile = cache;
   }
   setenv("NODE_COMPILE_CACHE", compile, 1);
-  char **args = node_argv(dir, &pl, argc, argv);
+  // Node starts from the start-up snapshot, which saves most of its start-up work, except for
+  // a daemon the config does not ask it for: a process started from a snapshot holds its own copy
+  // of it (~7 MiB more private memory; docs/performance.md). TSSHIM_NO_SNAPSHOT=1: never.
+  const char *no_snapshot = getenv("TSSHIM_NO_SNAPSHOT");
+  int snapshot = !(no_snapshot && *no_snapshot && strcmp(no_snapshot, "0") != 0);
+  if (snapshot && pl.shim && strcmp(fl.action, "start") == 0) snapshot = read_startup_snapshot();
+  char **args = node_argv(dir, &pl, snapshot, argc, argv);
   if (pl.shim && strcmp(fl.action, "start") == 0) start_daemon(self, &pl, args);
   exec_node(self, &pl, args);
   die("cannot run Node");

@@ -16,11 +16,28 @@ export interface HookReport {
 
 const loaded = new Map<string, Promise<Hooks>>();
 
+let dynamicImport: ((url: string) => Promise<Record<string, unknown>>) | undefined;
+
+/**
+ * `import()` of a user's module. The packaged daemon's code comes from a V8 start-up snapshot,
+ * where an `import()` written in the bundle has no module loader behind it; a function compiled
+ * now, with the main context's default loader, imports as any Node program would.
+ */
+function importModule(url: string): Promise<Record<string, unknown>> {
+  if (!dynamicImport) {
+    const vm = process.getBuiltinModule('node:vm');
+    dynamicImport = new vm.Script('(url) => import(url)', {
+      importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    }).runInThisContext() as typeof dynamicImport;
+  }
+  return dynamicImport!(url);
+}
+
 /** Imports the module once per daemon; a module that cannot be imported fails every Create that names it. */
 export function loadHooks(cfg: HooksConfig): Promise<Hooks> {
   let p = loaded.get(cfg.module);
   if (!p) {
-    p = import(pathToFileURL(cfg.module).href).then(
+    p = importModule(pathToFileURL(cfg.module).href).then(
       (m: Record<string, unknown>) => {
         const hooks: Hooks = {};
         for (const name of HOOK_NAMES) {

@@ -37,6 +37,11 @@ export interface ShimConfig {
   readonly file: string | null;
   readonly defaultRuntime: string;
   readonly grouping: Grouping;
+  /**
+   * The packaged binary starts the daemon from the V8 start-up snapshot (faster, ~7 MiB more
+   * private memory per daemon). Read by the binary's front end; validated here.
+   */
+  readonly startupSnapshot: boolean;
   readonly runtimes: ReadonlyMap<string, RuntimeConfig>;
   /** Developer toolkit (docs/toolkit.md): off unless configured. */
   readonly trace?: TraceConfig;
@@ -82,6 +87,7 @@ export const BUILTIN_CONFIG: ShimConfig = {
   file: null,
   defaultRuntime: 'runc',
   grouping: 'pod',
+  startupSnapshot: false,
   runtimes: new Map([['runc', BUILTIN_RUNC]]),
   faults: [],
 };
@@ -89,7 +95,7 @@ export const BUILTIN_CONFIG: ShimConfig = {
 /** The driver sets these itself; a second value would silently move state or logs. */
 const MANAGED_FLAGS = ['root', 'log', 'log-format', 'systemd-cgroup'];
 
-const TOP_LEVEL_KEYS = ['default_runtime', 'grouping', 'runtimes', 'trace', 'faults', 'hooks'];
+const TOP_LEVEL_KEYS = ['default_runtime', 'grouping', 'startup_snapshot', 'runtimes', 'trace', 'faults', 'hooks'];
 const RUNTIME_KEYS = ['binary', 'root', 'dialect', 'flags', 'systemd_cgroup', 'env', 'options'];
 
 const BARE_KEY = /^[A-Za-z0-9_-]+$/;
@@ -155,10 +161,16 @@ function validateConfig(doc: Record<string, unknown>, file: string): ConfigRepor
     else problems.add('grouping', `expected one of ${GROUPINGS.map((g) => JSON.stringify(g)).join(', ')}, got ${typeof doc.grouping === 'string' ? JSON.stringify(doc.grouping) : tomlType(doc.grouping)}`);
   }
 
+  let startupSnapshot = false;
+  if (doc.startup_snapshot !== undefined) {
+    if (typeof doc.startup_snapshot === 'boolean') startupSnapshot = doc.startup_snapshot;
+    else problems.add('startup_snapshot', `expected a boolean, got ${tomlType(doc.startup_snapshot)}`);
+  }
+
   const toolkit = validateToolkit(doc, problems);
 
   if (problems.list.length > 0) return { problems: problems.list, runtimes: named };
-  return { config: { file, defaultRuntime, grouping, runtimes, ...toolkit }, problems: [], runtimes: named };
+  return { config: { file, defaultRuntime, grouping, startupSnapshot, runtimes, ...toolkit }, problems: [], runtimes: named };
 }
 
 /**

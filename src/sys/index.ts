@@ -5,7 +5,7 @@ export type { ExitInfo } from './reaper.js';
 export { bytesQueued, createPipe } from './pipes.js';
 export { getPeerCred } from './peer-cred.js';
 export { recvFd, setWinsize, openPtyStream } from './console.js';
-export { mount, unmount, mountAll, unmountRecursive, parseMountOptions, MNT_DETACH, MNT_FORCE } from './mount.js';
+export { mount, unmount, mountAll, unmountRecursive, parseMountOptions } from './mount.js';
 export type { MountSpec, ParsedOptions } from './mount.js';
 export { eventfd, watchEventfd } from './eventfd.js';
 export type { EventfdWatch } from './eventfd.js';

@@ -2,11 +2,6 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { join, normalize } from 'node:path';
 import { native } from './native.js';
 
-const C = native.constants;
-
-export const MNT_DETACH = C.MNT_DETACH;
-export const MNT_FORCE = C.MNT_FORCE;
-
 export interface MountSpec {
   type: string;
   source: string;
@@ -24,53 +19,62 @@ export interface ParsedOptions {
 }
 
 // [clears the flag, flag]: the same table as containerd's mount_linux.go, so mounts that
-// containerd hands the shim mean here what they mean to the Go shim.
-const FLAGS: Record<string, [boolean, number]> = {
-  async: [true, C.MS_SYNCHRONOUS],
-  atime: [true, C.MS_NOATIME],
-  bind: [false, C.MS_BIND],
-  defaults: [false, 0],
-  dev: [true, C.MS_NODEV],
-  diratime: [true, C.MS_NODIRATIME],
-  dirsync: [false, C.MS_DIRSYNC],
-  exec: [true, C.MS_NOEXEC],
-  lazytime: [false, C.MS_LAZYTIME],
-  mand: [false, C.MS_MANDLOCK],
-  noatime: [false, C.MS_NOATIME],
-  nodev: [false, C.MS_NODEV],
-  nodiratime: [false, C.MS_NODIRATIME],
-  noexec: [false, C.MS_NOEXEC],
-  nolazytime: [true, C.MS_LAZYTIME],
-  nomand: [true, C.MS_MANDLOCK],
-  norelatime: [true, C.MS_RELATIME],
-  nostrictatime: [true, C.MS_STRICTATIME],
-  nosuid: [false, C.MS_NOSUID],
-  rbind: [false, C.MS_BIND | C.MS_REC],
-  relatime: [false, C.MS_RELATIME],
-  remount: [false, C.MS_REMOUNT],
-  ro: [false, C.MS_RDONLY],
-  rw: [true, C.MS_RDONLY],
-  strictatime: [false, C.MS_STRICTATIME],
-  suid: [true, C.MS_NOSUID],
-  sync: [false, C.MS_SYNCHRONOUS],
-};
+// containerd hands the shim mean here what they mean to the Go shim. Built on first use from the addon's constants: the module is evaluated into the daemon's
+// start-up snapshot, where the addon cannot be loaded.
+let tables: { flags: Record<string, [boolean, number]>; propagation: Record<string, number> } | undefined;
 
-const PROPAGATION: Record<string, number> = {
-  private: C.MS_PRIVATE,
-  rprivate: C.MS_PRIVATE | C.MS_REC,
-  shared: C.MS_SHARED,
-  rshared: C.MS_SHARED | C.MS_REC,
-  slave: C.MS_SLAVE,
-  rslave: C.MS_SLAVE | C.MS_REC,
-  unbindable: C.MS_UNBINDABLE,
-  runbindable: C.MS_UNBINDABLE | C.MS_REC,
-};
+function optionTables(): NonNullable<typeof tables> {
+  if (tables) return tables;
+  const C = native.constants;
+  const flags: Record<string, [boolean, number]> = {
+    async: [true, C.MS_SYNCHRONOUS],
+    atime: [true, C.MS_NOATIME],
+    bind: [false, C.MS_BIND],
+    defaults: [false, 0],
+    dev: [true, C.MS_NODEV],
+    diratime: [true, C.MS_NODIRATIME],
+    dirsync: [false, C.MS_DIRSYNC],
+    exec: [true, C.MS_NOEXEC],
+    lazytime: [false, C.MS_LAZYTIME],
+    mand: [false, C.MS_MANDLOCK],
+    noatime: [false, C.MS_NOATIME],
+    nodev: [false, C.MS_NODEV],
+    nodiratime: [false, C.MS_NODIRATIME],
+    noexec: [false, C.MS_NOEXEC],
+    nolazytime: [true, C.MS_LAZYTIME],
+    nomand: [true, C.MS_MANDLOCK],
+    norelatime: [true, C.MS_RELATIME],
+    nostrictatime: [true, C.MS_STRICTATIME],
+    nosuid: [false, C.MS_NOSUID],
+    rbind: [false, C.MS_BIND | C.MS_REC],
+    relatime: [false, C.MS_RELATIME],
+    remount: [false, C.MS_REMOUNT],
+    ro: [false, C.MS_RDONLY],
+    rw: [true, C.MS_RDONLY],
+    strictatime: [false, C.MS_STRICTATIME],
+    suid: [true, C.MS_NOSUID],
+    sync: [false, C.MS_SYNCHRONOUS],
+  };
+  const propagation: Record<string, number> = {
+    private: C.MS_PRIVATE,
+    rprivate: C.MS_PRIVATE | C.MS_REC,
+    shared: C.MS_SHARED,
+    rshared: C.MS_SHARED | C.MS_REC,
+    slave: C.MS_SLAVE,
+    rslave: C.MS_SLAVE | C.MS_REC,
+    unbindable: C.MS_UNBINDABLE,
+    runbindable: C.MS_UNBINDABLE | C.MS_REC,
+  };
+  tables = { flags, propagation };
+  return tables;
+}
 
 /** Splits fstab-style options into MS_* flags, propagation flags and the filesystem's data string. */
 export function parseMountOptions(options: readonly string[]): ParsedOptions {
   let flags = 0;
   let propagation = 0;
   const data: string[] = [];
+  const { flags: FLAGS, propagation: PROPAGATION } = optionTables();
   for (const option of options) {
     const flag = FLAGS[option];
     if (flag) {
@@ -100,6 +104,7 @@ export function unmount(target: string, flags = 0): void {
 function mountOne(m: Pick<MountSpec, 'type' | 'source' | 'options'>, target: string): void {
   const { flags, propagation, data } = parseMountOptions(m.options);
   // A pure remount with no data changes nothing the first call could do.
+  const C = native.constants;
   if (!(flags & C.MS_REMOUNT) || data !== '') mount(m.source, target, m.type, flags, data);
   if (propagation) mount('', target, '', propagation | (flags & C.MS_REC), '');
   // The kernel ignores MS_RDONLY on the initial bind; read-only binds need a remount.
@@ -122,7 +127,7 @@ export function mountAll(mounts: readonly MountSpec[], rootfs: string): void {
   } catch (err) {
     for (const target of done.reverse()) {
       try {
-        unmount(target, C.MNT_DETACH);
+        unmount(target, native.constants.MNT_DETACH);
       } catch {
         // The original failure is the one worth reporting.
       }

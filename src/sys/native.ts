@@ -1,7 +1,6 @@
 // The one place that loads the addon. Everything else in the project goes through src/sys.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import load from 'node-gyp-build';
 
 export interface NativeExit {
   code: number | null;
@@ -47,4 +46,33 @@ function projectRoot(): string {
   }
 }
 
-export const native = load(projectRoot()) as Native;
+let addonRoot: string | undefined;
+let loaded: Native | undefined;
+
+/**
+ * Where the addon is loaded from, for a process whose code does not sit in the project tree:
+ * the packaged daemon runs from a V8 start-up snapshot, whose `__dirname` is the build machine's.
+ */
+export function setAddonRoot(root: string): void {
+  addonRoot = root;
+}
+
+/** Whether anything has used the addon yet (a start-up snapshot must be built without it). */
+export function addonLoaded(): boolean {
+  return loaded !== undefined;
+}
+
+function loadNative(): Native {
+  if (!loaded) {
+    const module = { exports: {} as Native };
+    process.dlopen(module, join(addonRoot ?? projectRoot(), 'build', 'Release', 'tsshim_native.node'));
+    loaded = module.exports;
+  }
+  return loaded;
+}
+
+/**
+ * The addon, loaded on first use: a start-up snapshot is built without it (an addon cannot be
+ * serialized), and `start` and `delete` often need none of it.
+ */
+export const native: Native = new Proxy({} as Native, { get: (_target, key) => Reflect.get(loadNative(), key) });

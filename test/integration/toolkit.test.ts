@@ -21,8 +21,10 @@ describe.skipIf(skipUnlessRoot())('tsshim toolkit through containerd and ctr', (
     work = mkdtempSync(join(tmpdir(), 'tss-toolkit-'));
     traceDir = join(work, 'trace');
     hooksPath = join(work, 'hooks.mjs');
+    // From the start-up snapshot: hooks modules, traces and faults work there as from the bundle.
     env = await startTsshimEnv({
-      config: `${DEFAULT_CONFIG}
+      config: `startup_snapshot = true
+${DEFAULT_CONFIG}
 [trace]
 dir = "${traceDir}"
 

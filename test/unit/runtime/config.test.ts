@@ -53,6 +53,14 @@ num-network-channels = 2
 `;
 
 describe('config file', () => {
+  it('startup_snapshot is off unless the top-level key is true; a value that is not a boolean is refused', () => {
+    expect(parseConfig('', 'f').config?.startupSnapshot).toBe(false);
+    expect(BUILTIN_CONFIG.startupSnapshot).toBe(false);
+    expect(parseConfig('startup_snapshot = true', 'f').config?.startupSnapshot).toBe(true);
+    expect(parseConfig('startup_snapshot = false', 'f').config?.startupSnapshot).toBe(false);
+    expect(parseConfig('startup_snapshot = "yes"', 'f').problems.map(formatProblem)).toEqual(['f: startup_snapshot: expected a boolean, got string']);
+  });
+
   it('grouping is "pod" unless the top-level key names "task" or "node"; anything else is refused', () => {
     expect(parseConfig('', 'f').config?.grouping).toBe('pod');
     expect(BUILTIN_CONFIG.grouping).toBe('pod');

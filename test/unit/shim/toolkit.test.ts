@@ -19,7 +19,7 @@ function ctx(method: string, signal = new AbortController().signal): CallContext
 }
 
 function config(faults: FaultRule[], trace?: string): ShimConfig {
-  return { file: '/etc/tsshim/config.toml', defaultRuntime: 'runc', grouping: 'pod', runtimes: new Map(), faults, ...(trace ? { trace: { dir: trace } } : {}) };
+  return { file: '/etc/tsshim/config.toml', defaultRuntime: 'runc', grouping: 'pod', startupSnapshot: false, runtimes: new Map(), faults, ...(trace ? { trace: { dir: trace } } : {}) };
 }
 
 const method = (handler: MethodDef['handler']): MethodDef => ({ decode: (b) => b, encode: (r) => r, handler });
