@@ -22,6 +22,9 @@ execFileSync(binary, ['-v'], { env }); // unpack once
 const payload = join(cache, readdirSync(cache).find((f) => /^[0-9a-f]{64}$/.test(f)));
 const node = join(payload, 'node');
 const bundle = join(payload, 'dist/shim.cjs');
+const snapshot = join(payload, 'dist/shim.snapshot');
+const snapshotConfig = join(work, 'snapshot.toml');
+writeFileSync(snapshotConfig, 'startup_snapshot = true\n');
 const nodeEnv = { ...env, NODE_COMPILE_CACHE: join(cache, 'compile-cache') };
 
 function timed(file, args, o = {}) {
@@ -46,20 +49,9 @@ const steps = {
   'node -e 0 (Node floor)': () => timed(node, ['-e', '0'], { env: nodeEnv }).ms,
   'bundle, cli only (-v)': () => timed(node, [bundle, '-v'], { env: nodeEnv }).ms,
   'packaged binary -v (front end + Node + cli)': () => timed(binary, ['-v']).ms,
-  'start, first of a group: until the address is printed': () => {
-    const dir = bundleDir(undefined);
-    const id = `t${n}`;
-    const address = join(work, 'containerd.sock');
-    const t0 = process.hrtime.bigint();
-    const out = execFileSync(binary, ['-namespace', 'b', '-id', id, '-address', address, 'start'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-    const path = out.toString().replace('unix://', '');
-    // The daemon serves with no task; end it (it is ours: its socket names it).
-    const pid = readdirSync('/proc').find((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/cmdline`).includes(`-id\0${id}\0`));
-    if (pid) process.kill(Number(pid), 'SIGKILL');
-    rmSync(path, { force: true });
-    return ms;
-  },
+  'snapshot, cli only (-v)': () => timed(node, ['--snapshot-blob', snapshot, '--', bundle, '-v'], { env: nodeEnv }).ms,
+  'start, first of a group: until the address is printed': () => startFirst(env),
+  'start, first of a group, startup_snapshot = true': () => startFirst({ ...env, TSSHIM_CONFIG: snapshotConfig }),
   'start, group already served (front end only)': () => {
     const dir = bundleDir({ 'io.containerd.tsshim.v2.group': 'g' });
     return timed(binary, ['-namespace', 'b', '-id', 'x', '-address', '/probe', 'start'], { cwd: dir }).ms;
@@ -74,7 +66,27 @@ const steps = {
     const dir = bundleDir(undefined);
     return timed(binary, ['-namespace', 'b', '-id', 'x', '-address', '/probe', '-bundle', dir, 'delete']).ms;
   },
+  'delete through Node, TSSHIM_NO_SNAPSHOT=1': () => {
+    const dir = bundleDir(undefined);
+    return timed(binary, ['-namespace', 'b', '-id', 'x', '-address', '/probe', '-bundle', dir, 'delete'], { env: { ...env, TSSHIM_NO_SNAPSHOT: '1' } }).ms;
+  },
 };
+
+/** `start` of a group's first task, until the address is printed; then ends the daemon. */
+function startFirst(startEnv) {
+  const dir = bundleDir(undefined);
+  const id = `t${n}`;
+  const address = join(work, 'containerd.sock');
+  const t0 = process.hrtime.bigint();
+  const out = execFileSync(binary, ['-namespace', 'b', '-id', id, '-address', address, 'start'], { cwd: dir, env: startEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const path = out.toString().replace('unix://', '');
+  // The daemon serves with no task; end it (it is ours: its socket names it).
+  const pid = readdirSync('/proc').find((p) => /^\d+$/.test(p) && safeRead(`/proc/${p}/cmdline`).includes(`-id\0${id}\0`));
+  if (pid) process.kill(Number(pid), 'SIGKILL');
+  rmSync(path, { force: true });
+  return ms;
+}
 
 function safeRead(p) {
   try {

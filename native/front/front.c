@@ -757,12 +757,15 @@ int main(int argc, char **argv) {
     compile = cache;
   }
   setenv("NODE_COMPILE_CACHE", compile, 1);
-  // Node starts from the start-up snapshot, which saves most of its start-up work, except for
-  // a daemon the config does not ask it for: a process started from a snapshot holds its own copy
-  // of it (~7 MiB more private memory; docs/performance.md). TSSHIM_NO_SNAPSHOT=1: never.
+  // `delete` starts Node from the start-up snapshot, which saves most of the bundle's start-up
+  // work; a daemon does when the config asks for it: a process started from a snapshot holds
+  // its own copy of it (~7 MiB more private memory; docs/performance.md). Anything else (-v,
+  // check, info) evaluates little of the bundle and starts faster without. TSSHIM_NO_SNAPSHOT=1:
+  // never.
   const char *no_snapshot = getenv("TSSHIM_NO_SNAPSHOT");
-  int snapshot = !(no_snapshot && *no_snapshot && strcmp(no_snapshot, "0") != 0);
-  if (snapshot && pl.shim && strcmp(fl.action, "start") == 0) snapshot = read_startup_snapshot();
+  int snapshot = pl.shim && !(no_snapshot && *no_snapshot && strcmp(no_snapshot, "0") != 0);
+  if (snapshot && strcmp(fl.action, "start") == 0) snapshot = read_startup_snapshot();
+  else if (snapshot && strcmp(fl.action, "delete") != 0) snapshot = 0;
   char **args = node_argv(dir, &pl, snapshot, argc, argv);
   if (pl.shim && strcmp(fl.action, "start") == 0) start_daemon(self, &pl, args);
   exec_node(self, &pl, args);
