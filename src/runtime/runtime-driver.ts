@@ -206,16 +206,20 @@ export class RuntimeDriver {
   /** The process spec travels in a private temp file, as runc reads it from a path. */
   async exec(o: ExecOptions): Promise<void> {
     this.assertSupported('exec', []);
-    const processFile = await writeProcessFile(o.processJson);
+    const processFile = processFilePath();
+    // Written while run() reads the log's size: each is a trip through the thread pool.
+    const written = writeFile(processFile, o.processJson, { mode: 0o600, flag: 'wx' });
+    const created = written.then(() => true, () => false);
     try {
       const args = [
         'exec', '--process', processFile,
         ...optional('--console-socket', o.consoleSocket),
         '--detach', '--pid-file', o.pidFile, o.id,
       ];
-      await this.run('exec', args, { stdio: containerStdio(o.io) });
+      await this.run('exec', args, { stdio: containerStdio(o.io), prepare: written });
     } finally {
-      await unlink(processFile).catch(() => {});
+      // Only a file this call created is removed ('wx' refuses one that exists).
+      if (await created) await unlink(processFile).catch(() => {});
     }
   }
 
@@ -333,15 +337,20 @@ export class RuntimeDriver {
   private async run(
     command: RuntimeCommand,
     args: readonly string[],
-    opts: { stdio?: StdioOptions; input?: string; settleOnExit?: boolean } = {},
+    opts: { stdio?: StdioOptions; input?: string; settleOnExit?: boolean; prepare?: Promise<void> } = {},
   ): Promise<{ stdout: string }> {
     this.assertSupported(command, args);
-    const unusable = await releaseProblem(this.dialect, this.binary, this.env);
+    // The log accumulates over the container's life; only this invocation's entries count.
+    // Its size, the release check and the caller's preparation (a file the runtime reads) are
+    // independent, so they are awaited together.
+    const [unusable, logStart] = await Promise.all([
+      releaseProblem(this.dialect, this.binary, this.env),
+      fileSize(this.logPath),
+      opts.prepare,
+    ]);
     if (unusable) throw new StatusError(Code.Unimplemented, `${this.name} (${this.binary}): ${unusable}`);
     const argv = [this.binary, ...this.globalArgs(), ...args];
     const stdio = opts.stdio ?? [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
-    // The log accumulates over the container's life; only this invocation's entries count.
-    const logStart = await fileSize(this.logPath);
     const result = await this.spawn(command, argv, { stdio, input: opts.input, settleOnExit: opts.settleOnExit });
     if (result.exitCode === 0) return result;
     const logged = lastErrorMessage(await readFrom(this.logPath, logStart));
@@ -431,11 +440,9 @@ async function readFrom(path: string, offset: number): Promise<string> {
   }
 }
 
-/** `runc-process<random>` under $XDG_RUNTIME_DIR (or the temp dir), readable by us only. */
-async function writeProcessFile(json: string): Promise<string> {
+/** `runc-process<random>` under $XDG_RUNTIME_DIR (or the temp dir); written readable by us only. */
+function processFilePath(): string {
   const dir = process.env.XDG_RUNTIME_DIR || tmpdir();
   // node:crypto is loaded on first use: it would cost every daemon's start-up tens of milliseconds.
-  const path = join(dir, `runc-process${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}`);
-  await writeFile(path, json, { mode: 0o600, flag: 'wx' });
-  return path;
+  return join(dir, `runc-process${process.getBuiltinModule('node:crypto').randomBytes(8).toString('hex')}`);
 }

@@ -1,5 +1,5 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ResolvedRuntime } from '../runtime/select.js';
 
@@ -16,6 +16,9 @@ import type { ResolvedRuntime } from '../runtime/select.js';
  * | `init.exit.json`      | the daemon, before the exit is reported | `delete` after a shim crash |
  * | `tsshim-runtime.json` | the daemon at create, removed at delete | `delete` after a shim crash |
  */
+/** More than any pid file holds: a pid and perhaps a newline. */
+const PID_FILE_MAX = 64;
+
 const BUNDLE_FILES = {
   address: 'address',
   initPid: 'init.pid',
@@ -74,7 +77,18 @@ export function writeOciSpec(bundle: string, spec: Record<string, unknown>): Pro
 
 /** A pid file the runtime wrote; a missing or malformed one is an error. */
 export async function readPidFile(path: string): Promise<number> {
-  const text = await readFile(path, 'utf8');
+  // One read of a small buffer rather than readFile's stat and read-to-end: three trips through
+  // the thread pool instead of five, on the path of every create and exec. The runtime writes the
+  // file whole (to a temporary name, then renamed), and a pid has at most a few digits.
+  const handle = await open(path, 'r');
+  let text: string;
+  try {
+    const buf = Buffer.alloc(PID_FILE_MAX);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    text = buf.toString('utf8', 0, bytesRead);
+  } finally {
+    await handle.close();
+  }
   const pid = parsePid(text);
   if (pid === undefined) throw new Error(`invalid pid ${JSON.stringify(text)} in ${path}`);
   return pid;
@@ -88,8 +102,11 @@ export function readInitPidSync(bundle: string): number | undefined {
   }
 }
 
-export function removeExecPidFile(bundle: string, execId: string): Promise<void> {
-  return rm(execPidPath(bundle, execId), { force: true });
+export async function removeExecPidFile(bundle: string, execId: string): Promise<void> {
+  // unlink alone: rm's lstat first would be one more trip through the thread pool.
+  await unlink(execPidPath(bundle, execId)).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }
 
 export function writeInitExit(bundle: string, exit: InitExitFile): Promise<void> {

@@ -360,12 +360,14 @@ export class Container {
     // `exiting`, which also holds the init's exit behind an exec's (spec §7.1).
     await p.io?.delivered();
     if (p === this.init) {
-      // Persisted before anyone hears of the exit: a shim that dies right after publishing it
-      // still lets `delete` report the real status.
-      await writeInitExit(this.bundle, { pid: p.pid, status: exit.status, exitedAt: exit.at.toISOString() })
-        .catch((err) => this.deps.logger.warn({ err }, 'could not persist the exit status'));
-      // An OOM kill is announced before the exit it caused (spec §4.2).
-      await this.cgroup.oom?.settled();
+      // Both before anyone hears of the exit, and independent of each other, so awaited together:
+      // the status is persisted (a shim that dies right after publishing it still lets `delete`
+      // report the real status), and an OOM kill is announced before the exit it caused (spec §4.2).
+      await Promise.all([
+        writeInitExit(this.bundle, { pid: p.pid, status: exit.status, exitedAt: exit.at.toISOString() })
+          .catch((err) => this.deps.logger.warn({ err }, 'could not persist the exit status')),
+        this.cgroup.oom?.settled(),
+      ]);
     }
     p.markExited(exit);
     this.deps.events.taskExit(this.id, p.id, p.pid, exit);

@@ -19,6 +19,9 @@ describe('bundle files', () => {
     writeFileSync(initPidPath(bundle), '4242');
     expect(await readPidFile(initPidPath(bundle))).toBe(4242);
     expect(readInitPidSync(bundle)).toBe(4242);
+    writeFileSync(execPidPath(bundle, 'e2'), '31337\n');
+    expect(await readPidFile(execPidPath(bundle, 'e2'))).toBe(31337);
+    await expect(readPidFile(execPidPath(bundle, 'none'))).rejects.toMatchObject({ code: 'ENOENT' });
     writeFileSync(execPidPath(bundle, 'e1'), 'garbage');
     await expect(readPidFile(execPidPath(bundle, 'e1'))).rejects.toThrow(`invalid pid "garbage" in ${execPidPath(bundle, 'e1')}`);
     await removeExecPidFile(bundle, 'e1');
