@@ -29,6 +29,13 @@ await Promise.all(
       format: 'cjs',
       sourcemap: 'linked',
       legalComments: 'none',
+      // Every daemon holds its bundle's source as a V8 string for its whole life: without
+      // comments and indentation it is 0.66 MB instead of 1.17 MB, and pure ASCII (esbuild's
+      // comments kept a few non-ASCII characters, which made V8 store all of it two bytes a
+      // character): 1.15 MiB less per daemon. Names are kept, so stack traces stay readable;
+      // the linked source map gives lines.
+      minifyWhitespace: true,
+      minifySyntax: true,
       logLevel: 'warning',
     }),
   ),
