@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,6 +156,15 @@ static napi_value SetChildSubreaper(napi_env env, napi_callback_info info) {
   (void)info;
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) return throw_errno(env, errno, "prctl", NULL);
   return NULL;
+}
+
+// Hands the free memory at the top of malloc's heaps (and whole free pages inside them) back
+// to the kernel. glibc keeps what a burst of output freed for reuse, and Node never asks.
+static napi_value TrimMalloc(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  NAPI_CALL(env, napi_get_boolean(env, malloc_trim(0) != 0, &result));
+  return result;
 }
 
 static napi_value IsChildSubreaper(napi_env env, napi_callback_info info) {
@@ -585,6 +595,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"watchEventfd", NULL, WatchEventfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"drainEventfd", NULL, DrainEventfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeEventfdWatch", NULL, CloseEventfdWatch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"trimMalloc", NULL, TrimMalloc, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

@@ -1,7 +1,7 @@
 import { rmSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { TtrpcServer } from '../ttrpc/index.js';
-import { Reaper, getPeerCred, mountAll, unmountRecursive } from '../sys/index.js';
+import { Reaper, collectGarbage, getPeerCred, mountAll, trimMalloc, unmountRecursive } from '../sys/index.js';
 import { EventPublisher } from '../events/publisher.js';
 import { ExitRouter } from '../task/exit-router.js';
 import { TaskEvents } from '../task/task-events.js';
@@ -14,6 +14,7 @@ import type { BoundSocket } from './socket-binding.js';
 import { Toolkit } from './toolkit.js';
 import type { RuntimeRequest } from '../task/service.js';
 import { idleExitMs, watchIdle } from './idle-exit.js';
+import { watchIdleMemory } from './idle-memory.js';
 import { withIdentifierChecks } from '../task/request-ids.js';
 
 export interface ServeOptions {
@@ -122,6 +123,14 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
       logger.warn({ idleMs }, `held no task for ${idleMs} ms and containerd sent no Shutdown: exiting`);
       void stop('idle');
     },
+  });
+  watchIdleMemory({
+    reduce: () => {
+      collectGarbage();
+      trimMalloc();
+    },
+    onReduced: (before, after, costMs) =>
+      logger.debug({ rssBefore: before, rssAfter: after, costMs: Math.round(costMs * 10) / 10 }, 'idle: memory given back'),
   });
   logger.info({ id: flags.id, pid: process.pid, node: process.version, bootMs: Math.round(process.uptime() * 1000) }, 'shim serving');
 }

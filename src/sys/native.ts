@@ -25,6 +25,8 @@ export interface Native {
   watchEventfd(fd: number, cb: (err: Error | null, count: number) => void): EventfdWatchHandle;
   drainEventfd(watch: EventfdWatchHandle): number;
   closeEventfdWatch(watch: EventfdWatchHandle): void;
+  /** malloc_trim(0): whether any memory went back to the kernel. */
+  trimMalloc(): boolean;
   constants: Record<
     | 'MS_RDONLY' | 'MS_NOSUID' | 'MS_NODEV' | 'MS_NOEXEC' | 'MS_SYNCHRONOUS' | 'MS_REMOUNT'
     | 'MS_MANDLOCK' | 'MS_DIRSYNC' | 'MS_NOATIME' | 'MS_NODIRATIME' | 'MS_BIND' | 'MS_REC'
