@@ -1,7 +1,7 @@
 import { rmSync, writeSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { TtrpcServer } from '../ttrpc/index.js';
-import { Reaper, collectGarbage, getPeerCred, mountAll, trimMalloc, unmountRecursive } from '../sys/index.js';
+import { Reaper, collectGarbage, getPeerCred, keepBytecode, mountAll, trimMalloc, unmountRecursive } from '../sys/index.js';
 import { EventPublisher } from '../events/publisher.js';
 import { ExitRouter } from '../task/exit-router.js';
 import { TaskEvents } from '../task/task-events.js';
@@ -124,6 +124,7 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
       void stop('idle');
     },
   });
+  keepBytecode();
   watchIdleMemory({
     reduce: () => {
       collectGarbage();

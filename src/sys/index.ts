@@ -9,4 +9,4 @@ export { mount, unmount, mountAll, unmountRecursive, parseMountOptions } from '.
 export type { MountSpec, ParsedOptions } from './mount.js';
 export { eventfd, watchEventfd } from './eventfd.js';
 export type { EventfdWatch } from './eventfd.js';
-export { collectGarbage, trimMalloc } from './memory.js';
+export { collectGarbage, keepBytecode, trimMalloc } from './memory.js';

@@ -26,3 +26,15 @@ export function collectGarbage(): void {
   }
   gc();
 }
+
+/**
+ * Keeps the bytecode of functions that have not run for a while. V8 drops it after a few major
+ * GCs and compiles the function again on its next call; in a daemon that runs an exec every few
+ * seconds and collects garbage whenever it goes quiet, that meant compiling the exec path again
+ * for nearly every exec (+5 ms an exec, docs/performance.md). The bytecode kept is bounded by
+ * the code the daemon runs at all. Set at run time, after the bundle has been compiled, so the
+ * compile cache and the start-up snapshot, built with V8's defaults, still match.
+ */
+export function keepBytecode(): void {
+  setFlagsFromString('--no-flush-bytecode');
+}
