@@ -21,6 +21,15 @@ describe.skipIf(skipUnlessRoot())('ctr task exec through tsshim with real runc',
     await env?.stop();
   });
 
+  const daemonPid = async () => {
+    const client = await shimClient(env, task.id);
+    try {
+      return await client.shimPid(task.id);
+    } finally {
+      client.close();
+    }
+  };
+
   const exec = (execId: string, cmd: string[], opts: { input?: string | Buffer; id?: string; flags?: string[]; timeoutMs?: number } = {}) =>
     env.c.ctr(['task', 'exec', ...(opts.flags ?? []), '--exec-id', execId, opts.id ?? task.id, ...cmd], { input: opts.input, timeoutMs: opts.timeoutMs });
 
@@ -123,13 +132,7 @@ describe.skipIf(skipUnlessRoot())('ctr task exec through tsshim with real runc',
   // anonymous memory is a garbage-collection sawtooth that peaked 7 MB above its low and fell back.
   // Hence the 20-exec warm-up and a 10 MB bound, far below what keeping every exec would cost.
   it('200 sequential execs leave the shim with as many open fds and about the same RSS', async () => {
-    const client = await shimClient(env, task.id);
-    let shimPid: number;
-    try {
-      shimPid = await client.shimPid(task.id);
-    } finally {
-      client.close();
-    }
+    const shimPid = await daemonPid();
     const fds = () => readdirSync(`/proc/${shimPid}/fd`).length;
     const memKb = () => {
       const status = readFileSync(`/proc/${shimPid}/status`, 'utf8');
@@ -154,13 +157,7 @@ describe.skipIf(skipUnlessRoot())('ctr task exec through tsshim with real runc',
   // anonymous memory after 200 MB, for as long as the daemon lives, until the idle reducer
   // (src/shim/idle-memory.ts) collects and trims once the daemon has been quiet for a second.
   it('after 200 MB through an exec, the quiet shim gives the memory it grew by back', async () => {
-    const client = await shimClient(env, task.id);
-    let shimPid: number;
-    try {
-      shimPid = await client.shimPid(task.id);
-    } finally {
-      client.close();
-    }
+    const shimPid = await daemonPid();
     const anonKb = () => Number(/^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${shimPid}/status`, 'utf8'))![1]);
     expect((await exec('pre-burst', ['true'])).code).toBe(0);
     await new Promise((r) => setTimeout(r, 2_500));

@@ -22,68 +22,61 @@ describe('idle memory reducer', () => {
     expect(shouldReduce(state, { now: 0, rss: 41 * MiB, utilization: 0 })).toBe(true);
   });
 
-  it('reduces once per burst, waits out COST_FACTOR times its cost, and never while busy', () => {
+  /** A reducer on fake timers and a fake clock; a reduction costs costMs and leaves rss at afterMiB. */
+  const simulate = (costMs: number, afterMiB: number) => {
     vi.useFakeTimers();
-    let rss = 20 * MiB;
-    let busy = 0;
-    let clock = 0;
-    const reduce = vi.fn(() => {
-      clock += 40; // the reduction itself takes 40 ms
-      rss = 21 * MiB;
+    const sim = { rss: 20 * MiB, busy: 0, clock: 0, reduce: vi.fn(), tick: () => {}, cancel: () => {} };
+    sim.reduce.mockImplementation(() => {
+      sim.clock += costMs;
+      sim.rss = afterMiB * MiB;
     });
-    const cancel = watchIdleMemory({ reduce, rss: () => rss, now: () => clock, utilization: () => busy, tickMs: 1_000 });
-    const tick = () => {
-      clock += 1_000;
+    sim.cancel = watchIdleMemory({ reduce: sim.reduce, rss: () => sim.rss, now: () => sim.clock, utilization: () => sim.busy, tickMs: 1_000 });
+    sim.tick = () => {
+      sim.clock += 1_000;
       vi.advanceTimersByTime(1_000);
     };
-    tick();
-    expect(reduce).not.toHaveBeenCalled();
-    rss = 60 * MiB;
-    busy = 0.5;
-    tick();
-    expect(reduce).not.toHaveBeenCalled();
-    busy = 0;
-    tick();
-    expect(reduce).toHaveBeenCalledTimes(1);
+    return sim;
+  };
+
+  it('reduces once per burst, waits out COST_FACTOR times its cost, and never while busy', () => {
+    const sim = simulate(40, 21);
+    sim.tick();
+    expect(sim.reduce).not.toHaveBeenCalled();
+    sim.rss = 60 * MiB;
+    sim.busy = 0.5;
+    sim.tick();
+    expect(sim.reduce).not.toHaveBeenCalled();
+    sim.busy = 0;
+    sim.tick();
+    expect(sim.reduce).toHaveBeenCalledTimes(1);
     // Grown again at once: the next reduction waits COST_FACTOR × 40 ms after the last one.
-    rss = 30 * MiB;
+    sim.rss = 30 * MiB;
     expect(COST_FACTOR * 40).toBeLessThan(1_000);
-    tick();
-    expect(reduce).toHaveBeenCalledTimes(2);
-    tick();
-    tick();
-    expect(reduce).toHaveBeenCalledTimes(2);
-    cancel();
-    rss = 90 * MiB;
-    tick();
-    expect(reduce).toHaveBeenCalledTimes(2);
+    sim.tick();
+    expect(sim.reduce).toHaveBeenCalledTimes(2);
+    sim.tick();
+    sim.tick();
+    expect(sim.reduce).toHaveBeenCalledTimes(2);
+    sim.cancel();
+    sim.rss = 90 * MiB;
+    sim.tick();
+    expect(sim.reduce).toHaveBeenCalledTimes(2);
   });
 
   it('backs off for COST_FACTOR times a slow reduction', () => {
-    vi.useFakeTimers();
-    let rss = 20 * MiB;
-    let clock = 0;
-    const reduce = vi.fn(() => {
-      clock += 500;
-      rss = 20 * MiB;
-    });
-    const cancel = watchIdleMemory({ reduce, rss: () => rss, now: () => clock, utilization: () => 0, tickMs: 1_000 });
-    const tick = () => {
-      clock += 1_000;
-      vi.advanceTimersByTime(1_000);
-    };
-    rss = 40 * MiB;
-    tick();
-    expect(reduce).toHaveBeenCalledTimes(1);
+    const sim = simulate(500, 20);
+    sim.rss = 40 * MiB;
+    sim.tick();
+    expect(sim.reduce).toHaveBeenCalledTimes(1);
     // 500 ms × 10 = 5 s of back-off: growth during it waits.
     for (let i = 0; i < 4; i++) {
-      rss = 40 * MiB;
-      tick();
+      sim.rss = 40 * MiB;
+      sim.tick();
     }
-    expect(reduce).toHaveBeenCalledTimes(1);
-    tick();
-    tick();
-    expect(reduce).toHaveBeenCalledTimes(2);
-    cancel();
+    expect(sim.reduce).toHaveBeenCalledTimes(1);
+    sim.tick();
+    sim.tick();
+    expect(sim.reduce).toHaveBeenCalledTimes(2);
+    sim.cancel();
   });
 });
