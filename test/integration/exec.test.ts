@@ -30,6 +30,12 @@ describe.skipIf(skipUnlessRoot())('ctr task exec through tsshim with real runc',
     }
   };
 
+  /** One read of /proc/<pid>/status; the returned function gives a field's kB. */
+  const statusKb = (pid: number) => {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)![1]);
+  };
+
   const exec = (execId: string, cmd: string[], opts: { input?: string | Buffer; id?: string; flags?: string[]; timeoutMs?: number } = {}) =>
     env.c.ctr(['task', 'exec', ...(opts.flags ?? []), '--exec-id', execId, opts.id ?? task.id, ...cmd], { input: opts.input, timeoutMs: opts.timeoutMs });
 
@@ -135,8 +141,7 @@ describe.skipIf(skipUnlessRoot())('ctr task exec through tsshim with real runc',
     const shimPid = await daemonPid();
     const fds = () => readdirSync(`/proc/${shimPid}/fd`).length;
     const memKb = () => {
-      const status = readFileSync(`/proc/${shimPid}/status`, 'utf8');
-      const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)![1]);
+      const kb = statusKb(shimPid);
       return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
     };
     for (let i = 0; i < 20; i++) expect((await exec(`warm${i}`, ['true'])).code).toBe(0);
@@ -158,7 +163,7 @@ describe.skipIf(skipUnlessRoot())('ctr task exec through tsshim with real runc',
   // (src/shim/idle-memory.ts) collects and trims once the daemon has been quiet for a second.
   it('after 200 MB through an exec, the quiet shim gives the memory it grew by back', async () => {
     const shimPid = await daemonPid();
-    const anonKb = () => Number(/^RssAnon:\s+(\d+) kB/m.exec(readFileSync(`/proc/${shimPid}/status`, 'utf8'))![1]);
+    const anonKb = () => statusKb(shimPid)('RssAnon');
     expect((await exec('pre-burst', ['true'])).code).toBe(0);
     await new Promise((r) => setTimeout(r, 2_500));
     const before = anonKb();
