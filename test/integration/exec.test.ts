@@ -161,6 +161,7 @@ describe.skipIf(skipUnlessRoot())('ctr task exec through tsshim with real runc',
   // Copying output allocates Buffers that V8 frees late and malloc keeps: 40-70 MiB more
   // anonymous memory after 200 MB, for as long as the daemon lives, until the idle reducer
   // (src/shim/idle-memory.ts) collects and trims once the daemon has been quiet for a second.
+  // Seen: 25.0 → 54.8 → 25.2 MiB and 26.1 → 57.6 → 31.8; without the reducer it stays ~30 above.
   it('after 200 MB through an exec, the quiet shim gives the memory it grew by back', async () => {
     const shimPid = await daemonPid();
     const anonKb = () => statusKb(shimPid)('RssAnon');
@@ -173,7 +174,7 @@ describe.skipIf(skipUnlessRoot())('ctr task exec through tsshim with real runc',
     expect(r.stdout.length).toBe(size);
     const peak = anonKb();
     let now = peak;
-    await eventually(() => (now = anonKb()) - before < 8 * 1024, 20_000).catch(() => {
+    await eventually(() => (now = anonKb()) - before < 12 * 1024, 20_000).catch(() => {
       throw new Error(`anonymous memory ${before} kB before, ${peak} kB after the copy, still ${now} kB`);
     });
     console.log(`shim ${shimPid}: anonymous memory ${before} kB before, ${peak} kB after 200 MB, ${now} kB once quiet`);
