@@ -77,10 +77,14 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
   });
 
   let stopping = false;
+  let stopWatches = () => {};
   const socketPath = opts.socket.path;
   const stop = async (reason: string) => {
     if (stopping) return;
     stopping = true;
+    // A process on its way out has no memory to give back: no GC pause between closing the
+    // connections and exiting, which containerd waits for.
+    stopWatches();
     logger.info({ reason }, 'shim shutting down');
     const pending = publisher.pending;
     if (!(await publisher.flush(EVENT_FLUSH_MS))) logger.error({ pending: publisher.pending }, 'events not delivered before exit');
@@ -125,7 +129,7 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
     },
   });
   keepBytecode();
-  watchIdleMemory({
+  stopWatches = watchIdleMemory({
     reduce: () => {
       collectGarbage();
       trimMalloc();
