@@ -22,6 +22,9 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/syscall.h>
 #include <termios.h>
 
 #define NAPI_CALL(env, call)                                            \
@@ -206,6 +209,151 @@ static napi_value Pipe2(napi_env env, napi_callback_info info) {
   NAPI_CALL(env, napi_create_object(env, &result));
   napi_set_named_property(env, result, "readFd", int_value(env, fds[0]));
   napi_set_named_property(env, result, "writeFd", int_value(env, fds[1]));
+  return result;
+}
+
+// Frees a NULL-terminated array of strings made by arg_string_array.
+static void free_string_array(char **a) {
+  if (!a) return;
+  for (char **p = a; *p; p++) free(*p);
+  free(a);
+}
+
+// Argument `i` as a NULL-terminated array of malloc'd strings, or NULL after throwing.
+static char **arg_string_array(napi_env env, napi_value *argv, size_t argc, size_t i) {
+  bool is_array = false;
+  if (i < argc) napi_is_array(env, argv[i], &is_array);
+  if (!is_array) {
+    char msg[64];
+    snprintf(msg, sizeof msg, "argument %zu must be an array of strings", i + 1);
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+    return NULL;
+  }
+  uint32_t n = 0;
+  napi_get_array_length(env, argv[i], &n);
+  char **out = calloc((size_t)n + 1, sizeof *out);
+  if (!out) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  for (uint32_t k = 0; k < n; k++) {
+    napi_value item;
+    napi_get_element(env, argv[i], k, &item);
+    if (!(out[k] = arg_string(env, &item, 1, 0))) {
+      free_string_array(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+// The vfork child of Spawn: fds 0-2, default dispositions for every signal (the raw syscall
+// also reaches the two glibc keeps for itself, which posix_spawn leaves ignored), an empty
+// mask, the cwd, then exec. It shares our memory and stack until the exec, so it only makes
+// syscalls; what failed goes back through *err.
+static void spawn_child(const char *file, char **args, char **envp, const char *cwd, const int *fds, volatile int *err) {
+  for (int k = 0; k < 3; k++) {
+    if (fds[k] != k && dup2(fds[k], k) < 0) goto fail;
+  }
+  struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } dfl = {SIG_DFL, 0, NULL, 0};
+  for (int sig = 1; sig <= 64; sig++) {
+    if (sig != SIGKILL && sig != SIGSTOP) syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask);
+  }
+  if (cwd && chdir(cwd) < 0) goto fail;
+  uint64_t none = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none);
+  execve(file, args, envp);
+fail:
+  *err = errno;
+  _exit(127);
+}
+
+// Starts a program: spawn(file, argv, envp, cwd | null, [fd0, fd1, fd2]), where an fd of -1 is
+// /dev/null; returns the pid. vfork, not the fork() of libuv's uv_spawn: no copy of this
+// process's page tables, which costs a Node process of tens of MB milliseconds of a blocked
+// event loop on every runtime call. The child starts as libuv's would: default signal
+// dispositions, an empty mask, fds 0-2 plus whatever lacks close-on-exec (everything this
+// process opens has it). An exec failure (ENOENT, EACCES) is thrown here, its child reaped.
+// The others are the caller's to reap: the pid is not libuv's, so its exit is the Reaper's.
+static napi_value Spawn(napi_env env, napi_callback_info info) {
+  GET_ARGS(5);
+  char *file = NULL, *cwd = NULL, **args = NULL, **envp = NULL;
+  int fds[3] = {-1, -1, -1}, dups[3] = {-1, -1, -1}, devnull = -1;
+  napi_value result = NULL;
+  napi_valuetype cwd_type = napi_undefined;
+  if (argc > 3) napi_typeof(env, argv[3], &cwd_type);
+  if (!(file = arg_string(env, argv, argc, 0)) || !(args = arg_string_array(env, argv, argc, 1)) ||
+      !(envp = arg_string_array(env, argv, argc, 2)) ||
+      (cwd_type != napi_null && cwd_type != napi_undefined && !(cwd = arg_string(env, argv, argc, 3))))
+    goto out;
+  bool is_array = false;
+  if (argc > 4) napi_is_array(env, argv[4], &is_array);
+  if (!is_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "argument 5 must be an array of three fds");
+    goto out;
+  }
+  for (uint32_t k = 0; k < 3; k++) {
+    napi_value item;
+    int64_t v;
+    napi_get_element(env, argv[4], k, &item);
+    if (!arg_int64(env, &item, 1, 0, &v)) goto out;
+    if (v < 0) {
+      if (devnull < 0 && (devnull = open("/dev/null", O_RDWR | O_CLOEXEC)) < 0) {
+        throw_errno(env, errno, "open", "/dev/null");
+        goto out;
+      }
+      fds[k] = devnull;
+    } else {
+      fds[k] = (int)v;
+    }
+  }
+  // The child's dup2s run in order: a source that is itself one of 0-2 could be overwritten by
+  // an earlier one, so such a source is first copied above 2 (close-on-exec, closed below).
+  for (int k = 0; k < 3; k++) {
+    if (fds[k] <= 2 && fds[k] != k) {
+      if ((dups[k] = fcntl(fds[k], F_DUPFD_CLOEXEC, 3)) < 0) {
+        throw_errno(env, errno, "fcntl", NULL);
+        goto out;
+      }
+      fds[k] = dups[k];
+    }
+  }
+  // Every signal blocked until the child has reset its dispositions: a handler of ours must
+  // never run in it.
+  uint64_t all = ~(uint64_t)0, saved = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &saved, sizeof all);
+  volatile int child_err = 0;
+  pid_t pid = vfork();
+  if (pid == 0) spawn_child(file, args, envp, cwd, fds, &child_err);
+  int vfork_err = errno;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &saved, NULL, sizeof saved);
+  if (pid < 0) {
+    throw_errno(env, vfork_err, "vfork", NULL);
+    goto out;
+  }
+  if (child_err != 0) {
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    // Node's wording for the same failure: "spawn /usr/bin/runc ENOENT".
+    char syscall_name[4096 + 8], msg[4096 + 32];
+    snprintf(syscall_name, sizeof syscall_name, "spawn %s", file);
+    snprintf(msg, sizeof msg, "spawn %s %s", file, errno_name(child_err));
+    napi_value error = make_errno_error(env, child_err, syscall_name, file), js_msg;
+    napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &js_msg);
+    napi_set_named_property(env, error, "message", js_msg);
+    napi_throw(env, error);
+    goto out;
+  }
+  result = int_value(env, pid);
+out:
+  for (int k = 0; k < 3; k++)
+    if (dups[k] >= 0) close(dups[k]);
+  if (devnull >= 0) close(devnull);
+  free(file);
+  free(cwd);
+  free_string_array(args);
+  free_string_array(envp);
   return result;
 }
 
@@ -596,6 +744,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"drainEventfd", NULL, DrainEventfd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeEventfdWatch", NULL, CloseEventfdWatch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMalloc", NULL, TrimMalloc, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spawn", NULL, Spawn, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

@@ -1,4 +1,4 @@
-import { spawn, type StdioOptions } from 'node:child_process';
+import { spawnChild, type ChildStdio } from '../sys/index.js';
 
 export interface RunOptions {
   readonly cwd?: string;
@@ -7,7 +7,7 @@ export interface RunOptions {
    * Exactly what the child gets. Only 'pipe' entries are read (stdout, stderr) or written
    * (stdin, with `input`); fds are handed over as they are.
    */
-  readonly stdio: StdioOptions;
+  readonly stdio: readonly [ChildStdio, ChildStdio, ChildStdio];
   readonly input?: string;
   /** None: the program runs as long as it takes (`runsc wait` lasts the container's life). */
   readonly timeoutMs?: number;
@@ -31,10 +31,13 @@ const MAX_CAPTURE = 4 << 20;
  * promise settles at once: a stuck runtime must not hold the request (and the containerd
  * call behind it) forever, even if something it left behind keeps our pipes open. Whatever
  * settles first wins; later events are no-ops on a settled promise.
+ *
+ * The program is started by posix_spawn (src/sys/spawn.ts), not child_process: the fork()
+ * behind child_process blocked a daemon's event loop for milliseconds on every runtime call.
  */
 export function runProcess(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio });
+  return new Promise((resolve) => {
+    const child = spawnChild(file, args, { cwd: opts.cwd, env: opts.env, stdio: stdioOf(opts.stdio) });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let captured = 0;
@@ -45,38 +48,46 @@ export function runProcess(file: string, args: readonly string[], opts: RunOptio
     };
     child.stdout?.on('data', collect(stdout));
     child.stderr?.on('data', collect(stderr));
+    // A read error on our end of a pipe ends that stream; the exit status tells the story.
+    child.stdout?.on('error', () => {});
+    child.stderr?.on('error', () => {});
     if (child.stdin) {
       // EPIPE when the runtime exits without reading: its exit status tells the story.
       child.stdin.on('error', () => {});
       child.stdin.end(opts.input ?? '');
     }
-
-    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
-      child.kill('SIGKILL');
+    const drop = () => {
       child.stdout?.destroy();
       child.stderr?.destroy();
+      child.stdin?.destroy();
+    };
+
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      // Once reaped, the pid may already be another process's.
+      if (!child.reaped()) process.kill(child.pid, 'SIGKILL');
+      drop();
       resolve({ kind: 'timed-out', pid: child.pid });
     }, opts.timeoutMs);
 
-    child.once('error', (err) => {
+    // 'close' (the default) also waits for our pipes to end: ps output may still be in them
+    // when the process exits.
+    const ends = [child.stdout, child.stderr].flatMap((s) => (s && opts.settleOn !== 'exit' ? [new Promise((r) => s.once('close', r))] : []));
+    void Promise.all([child.exited, ...ends]).then(([exit]) => {
       clearTimeout(timer);
-      reject(err);
-    });
-    // 'close' rather than 'exit' by default: ps output may still be in the pipe when the process exits.
-    child.once(opts.settleOn ?? 'close', (exitCode: number | null, signal: NodeJS.Signals | null) => {
-      clearTimeout(timer);
-      if (opts.settleOn === 'exit') {
-        // Whatever else holds the pipes open is not ours to wait for.
-        child.stdout?.destroy();
-        child.stderr?.destroy();
-      }
+      // Whatever else holds the pipes open is not ours to wait for.
+      if (opts.settleOn === 'exit') drop();
       resolve({
         kind: 'exited',
-        exitCode,
-        signal,
+        exitCode: exit.exitCode,
+        signal: exit.signal,
         stdout: Buffer.concat(stdout).toString('utf8'),
         stderr: Buffer.concat(stderr).toString('utf8'),
       });
     });
   });
+}
+
+function stdioOf(stdio: RunOptions['stdio']): [ChildStdio, ChildStdio, ChildStdio] {
+  const one = (s: ChildStdio | undefined) => s ?? 'ignore';
+  return [one(stdio[0]), one(stdio[1]), one(stdio[2])];
 }

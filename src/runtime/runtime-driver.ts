@@ -1,9 +1,9 @@
 import { open, stat, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { StdioOptions } from 'node:child_process';
 import type { Logger } from 'pino';
 import { Code, StatusError } from '../errors/index.js';
+import type { ChildStdio } from '../sys/index.js';
 import { lookPath, missingBinaryText, runtimeEnv } from './binary-path.js';
 import { DIALECTS, type Dialect, type RuntimeCommand } from './dialects.js';
 import { RuntimeCommandError } from './runtime-errors.js';
@@ -337,7 +337,7 @@ export class RuntimeDriver {
   private async run(
     command: RuntimeCommand,
     args: readonly string[],
-    opts: { stdio?: StdioOptions; input?: string; settleOnExit?: boolean; prepare?: Promise<void> } = {},
+    opts: { stdio?: Stdio; input?: string; settleOnExit?: boolean; prepare?: Promise<void> } = {},
   ): Promise<{ stdout: string }> {
     this.assertSupported(command, args);
     // The log accumulates over the container's life; only this invocation's entries count.
@@ -350,7 +350,7 @@ export class RuntimeDriver {
     ]);
     if (unusable) throw new StatusError(Code.Unimplemented, `${this.name} (${this.binary}): ${unusable}`);
     const argv = [this.binary, ...this.globalArgs(), ...args];
-    const stdio = opts.stdio ?? [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+    const stdio: Stdio = opts.stdio ?? [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
     const result = await this.spawn(command, argv, { stdio, input: opts.input, settleOnExit: opts.settleOnExit });
     if (result.exitCode === 0) return result;
     const logged = lastErrorMessage(await readFrom(this.logPath, logStart));
@@ -366,7 +366,7 @@ export class RuntimeDriver {
   private async spawn(
     command: RuntimeCommand,
     argv: readonly string[],
-    opts: { stdio: StdioOptions; input?: string; settleOnExit?: boolean },
+    opts: { stdio: Stdio; input?: string; settleOnExit?: boolean },
   ): Promise<{ exitCode: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }> {
     const timeoutMs = this.ctx.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.ctx.logger?.debug({ argv }, 'runtime invocation');
@@ -399,11 +399,13 @@ export class RuntimeDriver {
   }
 }
 
+type Stdio = readonly [ChildStdio, ChildStdio, ChildStdio];
+
 function optional(flag: string, value: string | undefined): string[] {
   return value ? [flag, value] : [];
 }
 
-function containerStdio(io: RuntimeSpawnIO = {}): StdioOptions {
+function containerStdio(io: RuntimeSpawnIO = {}): Stdio {
   return [io.stdin ?? 'ignore', io.stdout ?? 'ignore', io.stderr ?? 'ignore'];
 }
 

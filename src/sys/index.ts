@@ -9,4 +9,6 @@ export { mount, unmount, mountAll, unmountRecursive, parseMountOptions } from '.
 export type { MountSpec, ParsedOptions } from './mount.js';
 export { eventfd, watchEventfd } from './eventfd.js';
 export type { EventfdWatch } from './eventfd.js';
+export { spawnChild } from './spawn.js';
+export type { ChildExit, ChildStdio, SpawnedChild } from './spawn.js';
 export { collectGarbage, keepBytecode, trimMalloc } from './memory.js';

@@ -25,6 +25,8 @@ export interface Native {
   watchEventfd(fd: number, cb: (err: Error | null, count: number) => void): EventfdWatchHandle;
   drainEventfd(watch: EventfdWatchHandle): number;
   closeEventfdWatch(watch: EventfdWatchHandle): void;
+  /** posix_spawn: argv includes argv[0]; an fd of -1 is /dev/null. Returns the pid. */
+  spawn(file: string, argv: readonly string[], envp: readonly string[], cwd: string | null, fds: readonly number[]): number;
   /** malloc_trim(0): whether any memory went back to the kernel. */
   trimMalloc(): boolean;
   constants: Record<

@@ -1,7 +1,7 @@
 import { ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
-import { native } from './native.js';
+import { native, type NativeExit } from './native.js';
 
 export interface ExitInfo {
   pid: number;
@@ -37,6 +37,8 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
   }
 
   readonly #nodeChildren = new Set<number>();
+  /** Children spawned through the addon (spawn.ts): their exits go to their spawner, not to 'exit'. */
+  readonly #owned = new Map<number, (exit: NativeExit) => void>();
   // Orphans are re-parented to the thread-group leader, and Node spawns from the main thread,
   // so the main thread's list holds every child we may reap (worker-thread spawns are
   // children of their own thread and are deliberately out of sight).
@@ -79,6 +81,15 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
     };
   }
 
+  /**
+   * Hands the exit of `pid`, a child this process just spawned without libuv, to `onExit`
+   * instead of the 'exit' listeners. Called synchronously after the spawn, before any SIGCHLD
+   * scan can run, so the exit cannot be taken for an orphan's.
+   */
+  own(pid: number, onExit: (exit: NativeExit) => void): void {
+    this.#owned.set(pid, onExit);
+  }
+
   #children(): number[] {
     const pids: number[] = [];
     for (const word of readFileSync(this.#childrenFile, 'latin1').split(' ')) {
@@ -105,6 +116,15 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
       if (this.#preexisting.size) this.#preexisting = new Set(children.filter((pid) => this.#preexisting.has(pid)));
       for (const pid of children) {
         if (this.#nodeChildren.has(pid) || this.#preexisting.has(pid)) continue;
+        const owner = this.#owned.get(pid);
+        if (owner) {
+          const raw = this.#waitNoHang(pid);
+          if (!raw) continue;
+          this.#owned.delete(pid);
+          reaped = true;
+          owner(raw);
+          continue;
+        }
         const exit = this.#tryReap(pid);
         if (!exit) continue;
         reaped = true;
@@ -113,15 +133,18 @@ export class Reaper extends EventEmitter<{ exit: [ExitInfo] }> {
     } while (reaped);
   }
 
-  #tryReap(pid: number): ExitInfo | undefined {
-    let result;
+  #waitNoHang(pid: number): NativeExit | null {
     try {
-      result = native.waitpidNoHang(pid);
+      return native.waitpidNoHang(pid);
     } catch (err) {
       // Listed but no longer ours to wait for (reaped between the read and the wait).
-      if ((err as NodeJS.ErrnoException).code === 'ECHILD') return undefined;
+      if ((err as NodeJS.ErrnoException).code === 'ECHILD') return null;
       throw err;
     }
+  }
+
+  #tryReap(pid: number): ExitInfo | undefined {
+    const result = this.#waitNoHang(pid);
     if (!result) return undefined;
     const status = result.signal !== null ? 128 + result.signal : (result.code ?? 0);
     return { pid, status, exitedAt: new Date() };

@@ -22,7 +22,7 @@ async function killHolder(): Promise<void> {
 
 it("settling on 'exit' answers when the program exits, though another process keeps our pipes open", async () => {
   try {
-    const r = await runProcess('sh', ['-c', HANDS_ON_STDIO, join(dir, 'holder')], {
+    const r = await runProcess('/bin/sh', ['-c', HANDS_ON_STDIO, join(dir, 'holder')], {
       env: process.env, stdio: ['ignore', 'pipe', 'pipe'], timeoutMs: 60_000, settleOn: 'exit',
     });
     expect(r).toMatchObject({ kind: 'exited', exitCode: 5 });
@@ -33,7 +33,7 @@ it("settling on 'exit' answers when the program exits, though another process ke
 
 it("settling on 'close' (the default) waits for the pipes, up to the deadline", async () => {
   try {
-    const r = await runProcess('sh', ['-c', HANDS_ON_STDIO, join(dir, 'holder')], {
+    const r = await runProcess('/bin/sh', ['-c', HANDS_ON_STDIO, join(dir, 'holder')], {
       env: process.env, stdio: ['ignore', 'pipe', 'pipe'], timeoutMs: 1_000,
     });
     expect(r.kind).toBe('timed-out');
