@@ -723,6 +723,234 @@ static napi_value CloseEventfdWatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// spliceCopy(srcFd, dstFd, cb): moves everything from a pipe to a pipe or FIFO with splice(2)
+// on the loop (two uv_polls, no thread), the bytes never passing through this process; calls
+// cb(err, bytes) once, at the source's end of file or on a failure. Back-pressure is the
+// kernel's: a full destination stops the copy until it is writable, and the source pipe then
+// fills and blocks its writer. The copy owns both fds from this call on, even when it throws,
+// and closes them when it ends or is closed (closeSpliceCopy: no callback then).
+typedef struct splice_box splice_box_t;
+
+typedef struct {
+  uv_poll_t src_poll, dst_poll;
+  int src, dst;
+  int open_handles;
+  int waiting; // 0 none, 1 source readable, 2 destination writable
+  double bytes;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context ctx;
+  splice_box_t *box;
+} splice_copy_t;
+
+// What the JS side holds; it outlives the copy and keeps its final count.
+struct splice_box {
+  splice_copy_t *c;
+  double bytes;
+};
+
+static void splice_handle_closed(uv_handle_t *handle) {
+  splice_copy_t *c = handle->data;
+  if (--c->open_handles > 0) return;
+  close(c->src);
+  close(c->dst);
+  free(c);
+}
+
+// Detaches the copy from its box and frees it once libuv is done with its handles.
+static void splice_release(splice_copy_t *c) {
+  if (c->box) {
+    c->box->bytes = c->bytes;
+    c->box->c = NULL;
+    c->box = NULL;
+  }
+  uv_close((uv_handle_t *)&c->src_poll, splice_handle_closed);
+  uv_close((uv_handle_t *)&c->dst_poll, splice_handle_closed);
+}
+
+static void splice_ready(uv_poll_t *poll, int status, int events);
+
+static void splice_wait(splice_copy_t *c, int which) {
+  if (c->waiting == which) return;
+  if (c->waiting == 1) uv_poll_stop(&c->src_poll);
+  if (c->waiting == 2) uv_poll_stop(&c->dst_poll);
+  c->waiting = which;
+  if (which == 1) uv_poll_start(&c->src_poll, UV_READABLE | UV_DISCONNECT, splice_ready);
+  if (which == 2) uv_poll_start(&c->dst_poll, UV_WRITABLE, splice_ready);
+}
+
+static void splice_end(splice_copy_t *c, int err) {
+  napi_env env = c->env;
+  napi_ref ref = c->cb;
+  napi_async_context ctx = c->ctx;
+  double bytes = c->bytes;
+  splice_release(c);
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value cb, recv, args[2], result;
+  napi_get_reference_value(env, ref, &cb);
+  napi_get_global(env, &recv);
+  if (err) args[0] = make_errno_error(env, err, "splice", NULL);
+  else napi_get_null(env, &args[0]);
+  napi_create_double(env, bytes, &args[1]);
+  napi_make_callback(env, ctx, recv, cb, 2, args, &result);
+  napi_close_handle_scope(env, scope);
+  napi_delete_reference(env, ref);
+  napi_async_destroy(env, ctx);
+}
+
+// Moves what there is, at most 256 splices a wake-up so that the rest of the loop gets its
+// turn (the source poll, level-triggered, fires again at once).
+static void splice_pump(splice_copy_t *c) {
+  for (int i = 0; i < 256; i++) {
+    ssize_t n = splice(c->src, NULL, c->dst, NULL, 1 << 20, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+    if (n > 0) {
+      c->bytes += (double)n;
+      continue;
+    }
+    if (n == 0) return splice_end(c, 0);
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN) return splice_end(c, errno);
+    // Either side may be the one that would block: data waiting in the source means the
+    // destination is full.
+    int queued = 0;
+    if (ioctl(c->src, FIONREAD, &queued) < 0) return splice_end(c, errno);
+    splice_wait(c, queued > 0 ? 2 : 1);
+    return;
+  }
+  splice_wait(c, 1);
+}
+
+static void splice_ready(uv_poll_t *poll, int status, int events) {
+  (void)events;
+  splice_copy_t *c = poll->data;
+  if (status < 0) return splice_end(c, -status);
+  splice_pump(c);
+}
+
+static void splice_box_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  splice_box_t *box = data;
+  // Dropped while copying: at shutdown, or by a caller that lost it; the copy stops.
+  if (box->c) {
+    napi_delete_reference(box->c->env, box->c->cb);
+    napi_async_destroy(box->c->env, box->c->ctx);
+    splice_release(box->c);
+  }
+  free(box);
+}
+
+static splice_box_t *arg_splice_box(napi_env env, napi_value *argv, size_t argc) {
+  napi_valuetype t = napi_undefined;
+  if (argc > 0) napi_typeof(env, argv[0], &t);
+  void *data = NULL;
+  if (t != napi_external || napi_get_value_external(env, argv[0], &data) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "argument 1 must be a splice copy");
+    return NULL;
+  }
+  return data;
+}
+
+static napi_value SpliceCopy(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  int src, dst;
+  if (!arg_fd(env, argv, argc, 0, &src)) return NULL;
+  if (!arg_fd(env, argv, argc, 1, &dst)) {
+    close(src);
+    return NULL;
+  }
+  napi_valuetype t = napi_undefined;
+  if (argc > 2) napi_typeof(env, argv[2], &t);
+  splice_copy_t *c = calloc(1, sizeof *c);
+  splice_box_t *box = calloc(1, sizeof *box);
+  int err = 0;
+  const char *failed = NULL;
+  uv_loop_t *loop = NULL;
+  if (t != napi_function) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "argument 3 must be a function");
+  } else if (!c || !box) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+  } else {
+    // Our ends only: each end of a pipe is its own open file, so the writer keeps blocking.
+    for (int k = 0; k < 2 && !failed; k++) {
+      int fd = k == 0 ? src : dst, flags = fcntl(fd, F_GETFL);
+      if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) err = errno, failed = "fcntl";
+    }
+    if (!failed && napi_get_uv_event_loop(env, &loop) != napi_ok) err = EINVAL, failed = "napi_get_uv_event_loop";
+    if (!failed && (err = -uv_poll_init(loop, &c->src_poll, src)) != 0) failed = "uv_poll_init";
+    if (!failed) {
+      c->open_handles = 1;
+      if ((err = -uv_poll_init(loop, &c->dst_poll, dst)) != 0) failed = "uv_poll_init";
+      else c->open_handles = 2;
+    }
+    if (failed) throw_errno(env, err, failed, NULL);
+  }
+  if (!c || !box || t != napi_function || failed) {
+    // Handles already initialised must be closed through libuv, which then frees the copy.
+    if (c && c->open_handles > 0) {
+      c->src = src;
+      c->dst = dst;
+      c->src_poll.data = c->dst_poll.data = c;
+      if (c->open_handles == 1) uv_close((uv_handle_t *)&c->src_poll, splice_handle_closed);
+      else splice_release(c);
+    } else {
+      close(src);
+      close(dst);
+      free(c);
+    }
+    free(box);
+    return NULL;
+  }
+  c->src = src;
+  c->dst = dst;
+  c->env = env;
+  c->src_poll.data = c->dst_poll.data = c;
+  c->box = box;
+  box->c = c;
+  napi_value resource_name, external;
+  napi_create_string_utf8(env, "tsshim:spliceCopy", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &c->ctx);
+  napi_create_reference(env, argv[2], 1, &c->cb);
+  if (napi_create_external(env, box, splice_box_finalize, NULL, &external) != napi_ok) {
+    splice_box_finalize(env, box, NULL);
+    napi_throw_error(env, NULL, "N-API call failed: napi_create_external");
+    return NULL;
+  }
+  splice_wait(c, 1);
+  return external;
+}
+
+// {bytes, queued, ended}: bytes moved so far, what waits in the source pipe, whether the copy
+// is over (ended or closed).
+static napi_value SpliceStatus(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  splice_box_t *box = arg_splice_box(env, argv, argc);
+  if (!box) return NULL;
+  int queued = 0;
+  if (box->c && ioctl(box->c->src, FIONREAD, &queued) < 0) queued = 0;
+  napi_value result, bytes, ended;
+  NAPI_CALL(env, napi_create_object(env, &result));
+  napi_create_double(env, box->c ? box->c->bytes : box->bytes, &bytes);
+  napi_get_boolean(env, box->c == NULL, &ended);
+  napi_set_named_property(env, result, "bytes", bytes);
+  napi_set_named_property(env, result, "queued", int_value(env, queued));
+  napi_set_named_property(env, result, "ended", ended);
+  return result;
+}
+
+// Stops a copy before its end, closing both fds; its callback is never called.
+static napi_value CloseSpliceCopy(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  splice_box_t *box = arg_splice_box(env, argv, argc);
+  if (!box || !box->c) return NULL;
+  splice_copy_t *c = box->c;
+  napi_delete_reference(env, c->cb);
+  napi_async_destroy(env, c->ctx);
+  splice_release(c);
+  return NULL;
+}
+
 static void set_constant(napi_env env, napi_value obj, const char *name, int64_t value) {
   napi_set_named_property(env, obj, name, int_value(env, value));
 }
@@ -745,6 +973,9 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"closeEventfdWatch", NULL, CloseEventfdWatch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"trimMalloc", NULL, TrimMalloc, NULL, NULL, NULL, napi_enumerable, NULL},
       {"spawn", NULL, Spawn, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spliceCopy", NULL, SpliceCopy, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"spliceStatus", NULL, SpliceStatus, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"closeSpliceCopy", NULL, CloseSpliceCopy, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns));
 

@@ -9,8 +9,12 @@ import net from 'node:net';
  * copy instead. The read side is never read: readable is false.
  */
 export function openFifoWriter(path: string): net.Socket {
-  const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
-  return new net.Socket({ fd, readable: false, writable: true });
+  return new net.Socket({ fd: openFifoWriteFd(path), readable: false, writable: true });
+}
+
+/** The same open as openFifoWriter, as a bare fd (for a splice copy). */
+export function openFifoWriteFd(path: string): number {
+  return openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
 }
 
 /**

@@ -10,5 +10,7 @@ export type { MountSpec, ParsedOptions } from './mount.js';
 export { eventfd, watchEventfd } from './eventfd.js';
 export type { EventfdWatch } from './eventfd.js';
 export { spawnChild } from './spawn.js';
+export { spliceCopy } from './splice.js';
+export type { SpliceCopy } from './splice.js';
 export type { ChildExit, ChildStdio, SpawnedChild } from './spawn.js';
 export { collectGarbage, keepBytecode, trimMalloc } from './memory.js';

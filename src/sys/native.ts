@@ -9,6 +9,8 @@ export interface NativeExit {
 
 /** Opaque: an N-API External owned by the addon. */
 export type EventfdWatchHandle = { readonly __eventfdWatch: unique symbol };
+/** Opaque: an N-API External owned by the addon. */
+export type SpliceHandle = { readonly __spliceCopy: unique symbol };
 
 export interface Native {
   setChildSubreaper(): void;
@@ -27,6 +29,9 @@ export interface Native {
   closeEventfdWatch(watch: EventfdWatchHandle): void;
   /** posix_spawn: argv includes argv[0]; an fd of -1 is /dev/null. Returns the pid. */
   spawn(file: string, argv: readonly string[], envp: readonly string[], cwd: string | null, fds: readonly number[]): number;
+  spliceCopy(srcFd: number, dstFd: number, onEnd: (err: Error | null, bytes: number) => void): SpliceHandle;
+  spliceStatus(copy: SpliceHandle): { bytes: number; queued: number; ended: boolean };
+  closeSpliceCopy(copy: SpliceHandle): void;
   /** malloc_trim(0): whether any memory went back to the kernel. */
   trimMalloc(): boolean;
   constants: Record<
