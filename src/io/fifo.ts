@@ -28,8 +28,12 @@ export function openFifoProbe(path: string): number {
 
 /** Opens a containerd FIFO for reading without blocking for a writer (O_NONBLOCK). */
 export function openFifoReader(path: string): net.Socket {
-  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-  return new net.Socket({ fd, readable: true, writable: false });
+  return new net.Socket({ fd: openFifoReadFd(path), readable: true, writable: false });
+}
+
+/** The same open as openFifoReader, as a bare fd (for a splice copy). */
+export function openFifoReadFd(path: string): number {
+  return openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
 }
 
 /**

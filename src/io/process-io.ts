@@ -7,7 +7,7 @@ import { bytesQueued, createPipe, openPtyStream, setWinsize, spliceCopy, type Sp
 import { StatusError, Code } from '../errors/index.js';
 import { BinaryLogger } from './binary-logger.js';
 import { ConsoleSocket } from './console-socket.js';
-import { closeFd, holdFifoOpenForWrite, openFifoProbe, openFifoReader, openFifoWriteFd, openFifoWriter } from './fifo.js';
+import { closeFd, holdFifoOpenForWrite, openFifoProbe, openFifoReadFd, openFifoReader, openFifoWriteFd, openFifoWriter } from './fifo.js';
 import { awaitDelivery, DELIVERY_STALL_MS, type DeliveryReport, type OutputProbe } from './output-delivery.js';
 import { parseStdio, type StdioTarget } from './stdio-uri.js';
 
@@ -261,26 +261,39 @@ export class ProcessIO {
     return p;
   }
 
+  /**
+   * The stdin FIFO spliced into the process's pipe in the kernel. It ends (and the process sees
+   * end of file) once every writer of the FIFO has closed: the client, and our hold, which
+   * CloseIO releases.
+   */
   private setupStdin(target: StdioTarget): void {
     if (target.kind === 'none') return;
-    const fromClient = this.openStdinFifo(target);
-    const { readFd, writeFd } = this.pipe();
-    this.childFds.push(readFd);
-    this.runtimeStdio.stdin = readFd;
-    const toProcess = new net.Socket({ fd: writeFd, readable: false, writable: true });
-    this.sockets.push(toProcess);
-    // The process may exit without reading everything; that is not an error of ours.
-    toProcess.on('error', (err) => this.ctx.logger.debug({ err }, 'stdin pipe closed by the process'));
-    fromClient.pipe(toProcess);
+    const path = stdinFifoPath(target);
+    const fromClient = openFifoReadFd(path);
+    let toProcess: number | undefined;
+    try {
+      this.stdinHoldFd = holdFifoOpenForWrite(path);
+      const { readFd, writeFd } = this.pipe();
+      toProcess = writeFd;
+      this.childFds.push(readFd);
+      this.runtimeStdio.stdin = readFd;
+    } catch (err) {
+      closeFd(fromClient);
+      throw err;
+    }
+    this.splices.push(
+      spliceCopy(fromClient, toProcess, (err, bytes) => {
+        // The process may exit without reading everything; that is not an error of ours.
+        if (err) this.ctx.logger.debug({ err, bytes }, 'stdin pipe closed by the process');
+      }),
+    );
   }
 
   private openStdinFifo(target: StdioTarget): net.Socket {
-    if (target.kind !== 'fifo') {
-      throw new StatusError(Code.InvalidArgument, `stdin cannot be a ${target.kind} URI`);
-    }
-    const fromClient = openFifoReader(target.path);
+    const path = stdinFifoPath(target);
+    const fromClient = openFifoReader(path);
     this.sockets.push(fromClient);
-    this.stdinHoldFd = holdFifoOpenForWrite(target.path);
+    this.stdinHoldFd = holdFifoOpenForWrite(path);
     fromClient.on('error', (err) => this.ctx.logger.warn({ err }, 'stdin FIFO read failed'));
     return fromClient;
   }
@@ -446,6 +459,11 @@ export class ProcessIO {
     // closed on purpose once idle after the process exit.
     src.once('close', () => finish());
   }
+}
+
+function stdinFifoPath(target: StdioTarget): string {
+  if (target.kind !== 'fifo') throw new StatusError(Code.InvalidArgument, `stdin cannot be a ${target.kind} URI`);
+  return target.path;
 }
 
 interface Terminal {
