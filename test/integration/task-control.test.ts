@@ -95,8 +95,9 @@ describe.skipIf(skipUnlessRoot())('task control through tsshim with real runc', 
     try {
       expect((await env.c.ctr(['task', 'exec', '-d', '--exec-id', 'ex', task.id, 'sleep', '1002'])).code).toBe(0);
       const pids = async () => (await env.c.ctr(['task', 'ps', task.id])).stdout.toString().trim().split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0]));
-      const before = await pids();
-      expect(before).toHaveLength(4);
+      // sh, both sleeps once sh has forked them, and the exec.
+      let before: number[] = [];
+      await expect.poll(async () => (before = await pids()).length, { timeout: 10_000 }).toBe(4);
 
       expect((await env.c.ctr(['task', 'kill', '-s', 'SIGTERM', task.id])).code).toBe(0);
       await new Promise((r) => setTimeout(r, 500));

@@ -68,9 +68,15 @@ describe.skipIf(skipUnlessRoot())('ctr run through tsshim with real runc', () =>
       const ls = await env.c.ctr(['task', 'ls']);
       expect(ls.stdout.toString()).toMatch(new RegExp(`^${id}\\s+\\d+\\s+RUNNING`, 'm'));
 
-      const ps = await env.c.ctr(['task', 'ps', id]);
-      const pids = ps.stdout.toString().trim().split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0]));
-      expect(pids.length).toBeGreaterThanOrEqual(2); // sh and sleep
+      // The task is RUNNING once sh runs; sleep follows when sh has forked it.
+      let pids: number[] = [];
+      await expect
+        .poll(async () => {
+          const ps = await env.c.ctr(['task', 'ps', id]);
+          pids = ps.stdout.toString().trim().split('\n').slice(1).map((l) => Number(l.trim().split(/\s+/)[0]));
+          return pids.length;
+        }, { timeout: 10_000 })
+        .toBeGreaterThanOrEqual(2); // sh and sleep
       for (const pid of pids) expect(existsSync(`/proc/${pid}`)).toBe(true);
 
       const kill = await env.c.ctr(['task', 'kill', '-s', 'SIGTERM', id]);
