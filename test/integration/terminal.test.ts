@@ -13,10 +13,12 @@ const lines = (output: string) => output.replace(/\r+\n/g, '\n');
 
 // Inside the container: waits until the terminal has a size (ctr sends it just after Start;
 // busybox stty prints nothing for a 0x0 terminal) and prints it. PRINT_NEXT_SIZE then tells the test, by
-// a file in a shared directory, to resize ctr's terminal, and prints the size it changes to.
+// a file in a shared directory, to resize ctr's terminal, and prints the size it changes to once both
+// rows and columns have changed: `stty rows R cols C` sets them one ioctl at a time, and the size in
+// between can reach the container too.
 const PRINT_SIZE = 'until first=$(stty size 2>/dev/null); [ -n "$first" ] && [ "$first" != "0 0" ]; do sleep 0.05; done; echo "size $first"';
 const PRINT_NEXT_SIZE =
-  'touch /share/seen; until next=$(stty size 2>/dev/null); [ -n "$next" ] && [ "$next" != "$first" ]; do sleep 0.05; done; echo "size $next"';
+  'touch /share/seen; until next=$(stty size 2>/dev/null); [ -n "$next" ] && [ "${next% *}" != "${first% *}" ] && [ "${next#* }" != "${first#* }" ]; do sleep 0.05; done; echo "size $next"';
 
 describe.skipIf(skipUnlessRoot())('terminals through tsshim with real runc', () => {
   let env: TsshimEnv;
