@@ -638,15 +638,20 @@ static void efd_box_finalize(napi_env env, void *data, void *hint) {
   free(data);
 }
 
-static efd_box_t *arg_efd_box(napi_env env, napi_value *argv, size_t argc) {
+// Argument 1 as the data of an External made here, or NULL after throwing `message`.
+static void *arg_external(napi_env env, napi_value *argv, size_t argc, const char *message) {
   napi_valuetype t = napi_undefined;
   if (argc > 0) napi_typeof(env, argv[0], &t);
   void *data = NULL;
   if (t != napi_external || napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "argument 1 must be an eventfd watch");
+    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", message);
     return NULL;
   }
   return data;
+}
+
+static efd_box_t *arg_efd_box(napi_env env, napi_value *argv, size_t argc) {
+  return arg_external(env, argv, argc, "argument 1 must be an eventfd watch");
 }
 
 static napi_value WatchEventfd(napi_env env, napi_callback_info info) {
@@ -842,14 +847,7 @@ static void splice_box_finalize(napi_env env, void *data, void *hint) {
 }
 
 static splice_box_t *arg_splice_box(napi_env env, napi_value *argv, size_t argc) {
-  napi_valuetype t = napi_undefined;
-  if (argc > 0) napi_typeof(env, argv[0], &t);
-  void *data = NULL;
-  if (t != napi_external || napi_get_value_external(env, argv[0], &data) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", "argument 1 must be a splice copy");
-    return NULL;
-  }
-  return data;
+  return arg_external(env, argv, argc, "argument 1 must be a splice copy");
 }
 
 static napi_value SpliceCopy(napi_env env, napi_callback_info info) {
