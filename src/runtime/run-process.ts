@@ -32,7 +32,7 @@ const MAX_CAPTURE = 4 << 20;
  * call behind it) forever, even if something it left behind keeps our pipes open. Whatever
  * settles first wins; later events are no-ops on a settled promise.
  *
- * The program is started by posix_spawn (src/sys/spawn.ts), not child_process: the fork()
+ * The program is started by the addon's vfork + exec (src/sys/spawn.ts), not child_process: the fork()
  * behind child_process blocked a daemon's event loop for milliseconds on every runtime call.
  */
 export function runProcess(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {

@@ -27,7 +27,7 @@ export interface Native {
   watchEventfd(fd: number, cb: (err: Error | null, count: number) => void): EventfdWatchHandle;
   drainEventfd(watch: EventfdWatchHandle): number;
   closeEventfdWatch(watch: EventfdWatchHandle): void;
-  /** posix_spawn: argv includes argv[0]; an fd of -1 is /dev/null. Returns the pid. */
+  /** vfork + exec: argv includes argv[0]; an fd of -1 is /dev/null. Returns the pid. */
   spawn(file: string, argv: readonly string[], envp: readonly string[], cwd: string | null, fds: readonly number[]): number;
   spliceCopy(srcFd: number, dstFd: number, onEnd: (err: Error | null, bytes: number) => void): SpliceHandle;
   spliceStatus(copy: SpliceHandle): { bytes: number; queued: number; ended: boolean };

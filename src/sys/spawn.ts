@@ -28,7 +28,7 @@ export interface SpawnedChild {
 const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
 
 /**
- * Starts a program with posix_spawn (vfork semantics) instead of child_process, whose fork()
+ * Starts a program with vfork + exec (the addon) instead of child_process, whose fork()
  * copies this process's page tables: for a daemon of tens of MB that is milliseconds of a
  * blocked event loop on every runtime call. The exit comes through the Reaper, which this
  * installs (making the process a child subreaper) if nothing has yet.
