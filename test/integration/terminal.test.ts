@@ -18,6 +18,7 @@ const lines = (output: string) => output.replace(/\r+\n/g, '\n');
 // between can reach the container too.
 const PRINT_SIZE = 'until first=$(stty size 2>/dev/null); [ -n "$first" ] && [ "$first" != "0 0" ]; do sleep 0.05; done; echo "size $first"';
 const PRINT_NEXT_SIZE =
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion, not a template
   'touch /share/seen; until next=$(stty size 2>/dev/null); [ -n "$next" ] && [ "${next% *}" != "${first% *}" ] && [ "${next#* }" != "${first#* }" ]; do sleep 0.05; done; echo "size $next"';
 
 describe.skipIf(skipUnlessRoot())('terminals through tsshim with real runc', () => {
