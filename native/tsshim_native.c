@@ -250,8 +250,9 @@ static char **arg_string_array(napi_env env, napi_value *argv, size_t argc, size
 // The vfork child of Spawn: fds 0-2, default dispositions for every signal (the raw syscall
 // also reaches the two glibc keeps for itself, which posix_spawn leaves ignored), an empty
 // mask, the cwd, then exec. It shares our memory and stack until the exec, so it only makes
-// syscalls; what failed goes back through *err.
-static void spawn_child(const char *file, char **args, char **envp, const char *cwd, const int *fds, volatile int *err) {
+// syscalls, in a frame of its own (never inlined into the caller's, whose locals the parent reads
+// again); what failed goes back through *err.
+__attribute__((noinline, noreturn)) static void spawn_child(const char *file, char **args, char **envp, const char *cwd, const int *fds, volatile int *err) {
   for (int k = 0; k < 3; k++) {
     if (fds[k] != k && dup2(fds[k], k) < 0) goto fail;
   }
