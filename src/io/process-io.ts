@@ -326,14 +326,16 @@ export class ProcessIO {
    */
   private spliceToFifo(name: string, readFd: number, path: string): void {
     let dstFd: number;
+    let probe: number;
     try {
+      probe = openFifoProbe(path);
+      this.probeFds.push(probe);
       dstFd = openFifoWriteFd(path);
     } catch (err) {
+      // The copy would have owned it; close() closes the probe.
       closeFd(readFd);
       throw err;
     }
-    const probe = openFifoProbe(path);
-    this.probeFds.push(probe);
     const copy = spliceCopy(readFd, dstFd, (err, bytes) => {
       if (err) this.ctx.logger.error({ err, path, stream: name, bytes }, 'output lost: writing the FIFO failed');
       else this.ctx.logger.debug({ stream: name, bytes }, 'output copied');

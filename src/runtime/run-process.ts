@@ -1,4 +1,4 @@
-import { spawnChild, type ChildStdio } from '../sys/index.js';
+import { spawnChild, type ChildStdioSet } from '../sys/index.js';
 
 export interface RunOptions {
   readonly cwd?: string;
@@ -7,7 +7,7 @@ export interface RunOptions {
    * Exactly what the child gets. Only 'pipe' entries are read (stdout, stderr) or written
    * (stdin, with `input`); fds are handed over as they are.
    */
-  readonly stdio: readonly [ChildStdio, ChildStdio, ChildStdio];
+  readonly stdio: ChildStdioSet;
   readonly input?: string;
   /** None: the program runs as long as it takes (`runsc wait` lasts the container's life). */
   readonly timeoutMs?: number;
@@ -37,7 +37,7 @@ const MAX_CAPTURE = 4 << 20;
  */
 export function runProcess(file: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve) => {
-    const child = spawnChild(file, args, { cwd: opts.cwd, env: opts.env, stdio: stdioOf(opts.stdio) });
+    const child = spawnChild(file, args, { cwd: opts.cwd, env: opts.env, stdio: opts.stdio });
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let captured = 0;
@@ -85,9 +85,4 @@ export function runProcess(file: string, args: readonly string[], opts: RunOptio
       });
     });
   });
-}
-
-function stdioOf(stdio: RunOptions['stdio']): [ChildStdio, ChildStdio, ChildStdio] {
-  const one = (s: ChildStdio | undefined) => s ?? 'ignore';
-  return [one(stdio[0]), one(stdio[1]), one(stdio[2])];
 }

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Code, StatusError } from '../errors/index.js';
-import type { ChildStdio } from '../sys/index.js';
+import type { ChildStdioSet as Stdio } from '../sys/index.js';
 import { lookPath, missingBinaryText, runtimeEnv } from './binary-path.js';
 import { DIALECTS, type Dialect, type RuntimeCommand } from './dialects.js';
 import { RuntimeCommandError } from './runtime-errors.js';
@@ -398,8 +398,6 @@ export class RuntimeDriver {
     return result;
   }
 }
-
-type Stdio = readonly [ChildStdio, ChildStdio, ChildStdio];
 
 function optional(flag: string, value: string | undefined): string[] {
   return value ? [flag, value] : [];

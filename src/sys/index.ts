@@ -12,5 +12,5 @@ export type { EventfdWatch } from './eventfd.js';
 export { spawnChild } from './spawn.js';
 export { spliceCopy } from './splice.js';
 export type { SpliceCopy } from './splice.js';
-export type { ChildExit, ChildStdio, SpawnedChild } from './spawn.js';
+export type { ChildExit, ChildStdio, ChildStdioSet, SpawnedChild } from './spawn.js';
 export { collectGarbage, keepBytecode, trimMalloc } from './memory.js';

@@ -7,6 +7,8 @@ import { Reaper } from './reaper.js';
 
 /** What one of the child's fds 0-2 is: /dev/null, a pipe to us, or an fd of ours as it is. */
 export type ChildStdio = 'ignore' | 'pipe' | number;
+/** The child's fds 0, 1 and 2. */
+export type ChildStdioSet = readonly [ChildStdio, ChildStdio, ChildStdio];
 
 export interface ChildExit {
   readonly exitCode: number | null;
@@ -39,7 +41,7 @@ const SIGNAL_NAMES = new Map(Object.entries(constants.signals).map(([name, n]) =
 export function spawnChild(
   file: string,
   args: readonly string[],
-  opts: { readonly cwd?: string; readonly env: NodeJS.ProcessEnv; readonly stdio: readonly [ChildStdio, ChildStdio, ChildStdio] },
+  opts: { readonly cwd?: string; readonly env: NodeJS.ProcessEnv; readonly stdio: ChildStdioSet },
 ): SpawnedChild {
   if (!file.includes('/')) throw new TypeError(`spawnChild needs a path, not a name to look up: ${file}`);
   const reaper = Reaper.get();
@@ -67,13 +69,14 @@ export function spawnChild(
         resolve({ exitCode: raw.code, signal: raw.signal === null ? null : (SIGNAL_NAMES.get(raw.signal) ?? null) });
       }),
     );
-    const socket = (fd: number | undefined, writable: boolean) => {
+    // Each of our pipe ends passes to its socket, which closes it from then on.
+    const socket = (n: 0 | 1 | 2) => {
+      const fd = ours[n];
       if (fd === undefined) return undefined;
-      const s = new Socket({ fd, readable: !writable, writable });
-      ours[ours.indexOf(fd)] = undefined;
-      return s;
+      ours[n] = undefined;
+      return new Socket({ fd, readable: n !== 0, writable: n === 0 });
     };
-    return { pid, stdin: socket(ours[0], true), stdout: socket(ours[1], false), stderr: socket(ours[2], false), exited, reaped: () => reaped };
+    return { pid, stdin: socket(0), stdout: socket(1), stderr: socket(2), exited, reaped: () => reaped };
   } catch (err) {
     for (const fd of ours) if (fd !== undefined) closeSync(fd);
     throw err;
