@@ -1,4 +1,5 @@
-import { open, stat, unlink, writeFile } from 'node:fs/promises';
+import { statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -179,7 +180,7 @@ export class RuntimeDriver {
   private async wait(id: string): Promise<number> {
     const argv = [this.binary, ...this.globalArgs(), 'wait', id];
     this.ctx.logger?.debug({ argv }, 'runtime invocation');
-    const logStart = await fileSize(this.logPath);
+    const logStart = fileSize(this.logPath);
     let result;
     try {
       result = await runProcess(argv[0], argv.slice(1), { cwd: this.ctx.bundle, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -203,23 +204,29 @@ export class RuntimeDriver {
     return status as number;
   }
 
-  /** The process spec travels in a private temp file, as runc reads it from a path. */
+  /**
+   * The process spec travels in a private temp file, as runc reads it from a path. Written and
+   * removed synchronously, like the bundle's files (bundle-files.ts): a small file, on the path
+   * of every exec's Start.
+   */
   async exec(o: ExecOptions): Promise<void> {
     this.assertSupported('exec', []);
     const processFile = processFilePath();
-    // Written while run() reads the log's size: each is a trip through the thread pool.
-    const written = writeFile(processFile, o.processJson, { mode: 0o600, flag: 'wx' });
-    const created = written.then(() => true, () => false);
+    // 'wx' refuses a file that exists, so only one this call created is removed below.
+    writeFileSync(processFile, o.processJson, { mode: 0o600, flag: 'wx' });
     try {
       const args = [
         'exec', '--process', processFile,
         ...optional('--console-socket', o.consoleSocket),
         '--detach', '--pid-file', o.pidFile, o.id,
       ];
-      await this.run('exec', args, { stdio: containerStdio(o.io), prepare: written });
+      await this.run('exec', args, { stdio: containerStdio(o.io) });
     } finally {
-      // Only a file this call created is removed ('wx' refuses one that exists).
-      if (await created) await unlink(processFile).catch(() => {});
+      try {
+        unlinkSync(processFile);
+      } catch (err) {
+        this.ctx.logger?.warn({ err, path: processFile }, 'could not remove the exec process spec');
+      }
     }
   }
 
@@ -337,17 +344,12 @@ export class RuntimeDriver {
   private async run(
     command: RuntimeCommand,
     args: readonly string[],
-    opts: { stdio?: Stdio; input?: string; settleOnExit?: boolean; prepare?: Promise<void> } = {},
+    opts: { stdio?: Stdio; input?: string; settleOnExit?: boolean } = {},
   ): Promise<{ stdout: string }> {
     this.assertSupported(command, args);
+    const unusable = await releaseProblem(this.dialect, this.binary, this.env);
     // The log accumulates over the container's life; only this invocation's entries count.
-    // Its size, the release check and the caller's preparation (a file the runtime reads) are
-    // independent, so they are awaited together.
-    const [unusable, logStart] = await Promise.all([
-      releaseProblem(this.dialect, this.binary, this.env),
-      fileSize(this.logPath),
-      opts.prepare,
-    ]);
+    const logStart = fileSize(this.logPath);
     if (unusable) throw new StatusError(Code.Unimplemented, `${this.name} (${this.binary}): ${unusable}`);
     const argv = [this.binary, ...this.globalArgs(), ...args];
     const stdio: Stdio = opts.stdio ?? [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
@@ -413,9 +415,10 @@ function exitText(binary: string, command: string, r: { exitCode: number | null;
   return `${binary} ${command} did not terminate successfully: ${status}`;
 }
 
-async function fileSize(path: string): Promise<number> {
+/** A stat, synchronous: metadata only, microseconds, before every runtime call. */
+function fileSize(path: string): number {
   try {
-    return (await stat(path)).size;
+    return statSync(path).size;
   } catch {
     return 0;
   }

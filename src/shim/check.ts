@@ -16,7 +16,7 @@ export interface CheckResult {
  */
 export async function check(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<CheckResult> {
   const location = parseCheckArgs(args) ?? resolveConfigPath(undefined, env);
-  const report = await readConfig(location);
+  const report = readConfig(location);
   const lines = [describeSource(location, report.config?.file === null)];
   let problems = report.problems.length;
   if (problems > 0) {

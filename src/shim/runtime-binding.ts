@@ -7,7 +7,7 @@ import { loadConfig, parseConfig, formatProblem, type ShimConfig } from '../runt
 import { selectRuntime } from '../runtime/select.js';
 import { RuntimeDriver } from '../runtime/runtime-driver.js';
 import { isNotExist, isProcessAlreadyFinished } from '../runtime/runtime-errors.js';
-import { removeRuntimeFile, writeRuntimeFile } from '../task/bundle-files.js';
+import { removeRuntimeFileSync, writeRuntimeFileSync } from '../task/bundle-files.js';
 import type { RuntimeBinding, RuntimeRequest } from '../task/service.js';
 import type { Toolkit } from './toolkit.js';
 
@@ -81,7 +81,7 @@ export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string;
   const runtime = ctx.toolkit.wrapRuntime(driver, driver.binary);
   // Recorded so the `delete` action can clean up after a dead shim; removed again once the daemon
   // has deleted the container, so that `delete` has no runtime process to spawn.
-  await writeRuntimeFile(req.bundle, { namespace: ctx.namespace, runtime: resolved });
+  writeRuntimeFileSync(req.bundle, { namespace: ctx.namespace, runtime: resolved });
   return {
     runtime,
     hooks,
@@ -90,6 +90,6 @@ export async function bindRuntime(req: RuntimeRequest, ctx: { namespace: string;
     noNewKeyring: decoded.runc?.noNewKeyring,
     ioOwner: decoded.runc?.ioUid || decoded.runc?.ioGid ? { uid: decoded.runc.ioUid, gid: decoded.runc.ioGid } : undefined,
     criuWorkPath: decoded.runc?.criuWorkPath || undefined,
-    released: () => removeRuntimeFile(req.bundle),
+    released: () => removeRuntimeFileSync(req.bundle),
   };
 }

@@ -11,11 +11,11 @@ export interface CgroupWatch {
  * so not even an OOM right after start goes unnoticed (spec §7.3). A cgroup we cannot watch
  * costs stats and OOM events, not the container, as in the reference shim.
  */
-export async function watchContainerCgroup(pid: number, onOom: () => void, logger: Logger): Promise<CgroupWatch> {
+export function watchContainerCgroup(pid: number, onOom: () => void, logger: Logger): CgroupWatch {
   let cgroup: CgroupLocation | undefined;
   try {
-    cgroup = await cgroupOfPid(pid);
-    const oom = await watchOom(cgroup, {
+    cgroup = cgroupOfPid(pid);
+    const oom = watchOom(cgroup, {
       onOom,
       onError: (err) => logger.warn({ err }, 'OOM watch failed'),
     });

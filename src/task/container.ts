@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { google } from '../api/gen/proto.js';
 import { Code, errdefs, wrapUnknown } from '../errors/index.js';
 import type { IOOwner, StdioConfig } from '../io/process-io.js';
-import { writeInitExit } from './bundle-files.js';
+import { writeInitExitSync } from './bundle-files.js';
 import { watchContainerCgroup, type CgroupWatch } from './cgroup-watch.js';
 import { checkpointContainer, type CheckpointSpec, type RestoreSpec } from './checkpoint.js';
 import { ExecProcess } from './exec-process.js';
@@ -23,7 +23,7 @@ export interface ContainerDeps {
   logger: Logger;
   /** Unmounts <bundle>/rootfs when the container is deleted (only when the shim mounted it). */
   unmountRootfs?: () => void;
-  released?: () => Promise<void>;
+  released?: () => void;
 }
 
 export interface CreateSpec {
@@ -79,12 +79,12 @@ export class Container {
     if (spec.checkpoint) return c;
     await c.init.create((exit) => c.onReaped(c.init, exit));
     // An init the shim does not reap has the sandbox's pid: its cgroup and OOMs are the pod's.
-    if (c.init.childOfShim) await c.watchCgroup();
+    if (c.init.childOfShim) c.watchCgroup();
     return c;
   }
 
-  private async watchCgroup(): Promise<void> {
-    this.cgroup = await watchContainerCgroup(this.init.pid, () => this.deps.events.oom(this.id), this.deps.logger);
+  private watchCgroup(): void {
+    this.cgroup = watchContainerCgroup(this.init.pid, () => this.deps.events.oom(this.id), this.deps.logger);
   }
 
   async stats(): Promise<google.protobuf.IAny> {
@@ -295,7 +295,11 @@ export class Container {
     for (const e of this.execs.values()) e.io?.close();
     if (p.childOfShim) this.deps.router.release(p.pid);
     this.deps.unmountRootfs?.();
-    await this.deps.released?.().catch((err) => this.deps.logger.warn({ err }, 'could not record the clean delete'));
+    try {
+      this.deps.released?.();
+    } catch (err) {
+      this.deps.logger.warn({ err }, 'could not record the clean delete');
+    }
     p.transition('deleted');
     this.deps.events.taskDelete(this.id, p.pid, p.exit);
     return p;
@@ -360,14 +364,15 @@ export class Container {
     // `exiting`, which also holds the init's exit behind an exec's (spec §7.1).
     await p.io?.delivered();
     if (p === this.init) {
-      // Both before anyone hears of the exit, and independent of each other, so awaited together:
-      // the status is persisted (a shim that dies right after publishing it still lets `delete`
-      // report the real status), and an OOM kill is announced before the exit it caused (spec §4.2).
-      await Promise.all([
-        writeInitExit(this.bundle, { pid: p.pid, status: exit.status, exitedAt: exit.at.toISOString() })
-          .catch((err) => this.deps.logger.warn({ err }, 'could not persist the exit status')),
-        this.cgroup.oom?.settled(),
-      ]);
+      // Both before anyone hears of the exit: the status is persisted (a shim that dies right
+      // after publishing it still lets `delete` report the real status), and an OOM kill is
+      // announced before the exit it caused (spec §4.2).
+      try {
+        writeInitExitSync(this.bundle, { pid: p.pid, status: exit.status, exitedAt: exit.at.toISOString() });
+      } catch (err) {
+        this.deps.logger.warn({ err }, 'could not persist the exit status');
+      }
+      await this.cgroup.oom?.settled();
     }
     p.markExited(exit);
     this.deps.events.taskExit(this.id, p.id, p.pid, exit);

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Code, errdefs, StatusError, wrapUnknown } from '../errors/index.js';
 import { ProcessIO, type IOOwner, type StdioConfig } from '../io/process-io.js';
-import { execPidPath, removeExecPidFile } from './bundle-files.js';
+import { execPidPath, removeExecPidFileSync } from './bundle-files.js';
 import type { ExitRouter } from './exit-router.js';
 import { EXEC_TRANSITIONS } from './process-state.js';
 import { ProcessRecord, type ExitRecord } from './process.js';
@@ -70,6 +70,6 @@ export class ExecProcess extends ProcessRecord {
       this.io.close();
     }
     this.ctx.router.release(this.pid);
-    await removeExecPidFile(this.ctx.bundle, this.id);
+    removeExecPidFileSync(this.ctx.bundle, this.id);
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Code, errdefs, wrapUnknown } from '../errors/index.js';
 import { ProcessIO, type IOOwner, type StdioConfig } from '../io/process-io.js';
-import { initPidPath, readPidFile } from './bundle-files.js';
+import { initPidPath, readPidFileSync } from './bundle-files.js';
 import type { RestoreSpec } from './checkpoint.js';
 import type { ExitRouter } from './exit-router.js';
 import { INIT_TRANSITIONS } from './process-state.js';
@@ -55,7 +55,7 @@ export class InitProcess extends ProcessRecord {
         await ctx.runtime.create({
           id: ctx.id, pidFile, noPivot: ctx.noPivot, noNewKeyring: ctx.noNewKeyring, consoleSocket: io.consoleSocket, io: io.runtimeStdio,
         });
-        this.pid = await readPidFile(pidFile);
+        this.pid = readPidFileSync(pidFile);
         return;
       }
       await spawnProcess({

@@ -1,4 +1,4 @@
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { StatusError, Code, errdefs, errorText, wrapUnknown } from '../errors/index.js';
@@ -13,7 +13,7 @@ import { TaskEvents } from './task-events.js';
 import type { RuntimeErrorClassifier, TaskRuntime } from './task-runtime.js';
 import type { TaskHooks } from './task-hooks.js';
 import type { IOOwner } from '../io/process-io.js';
-import { writeOciSpec } from './bundle-files.js';
+import { writeOciSpecSync } from './bundle-files.js';
 
 export interface RuntimeRequest {
   id: string;
@@ -34,7 +34,7 @@ export interface RuntimeBinding {
   /** criu_work_path of the runc options: where a restore keeps CRIU's work files. */
   criuWorkPath?: string;
   /** Called once the runtime has deleted the container: nothing of it is left to clean up. */
-  released?(): Promise<void>;
+  released?(): void;
   /** The config's [hooks] module, when it names one. */
   hooks?: TaskHooks;
 }
@@ -89,14 +89,14 @@ export class TaskService {
     let mounted = false;
     const rootfs = join(bundle, 'rootfs');
     try {
-      let spec = await readSpec(bundle);
+      let spec = readSpec(bundle);
       const binding = await this.deps.bindRuntime({ id, bundle, options: req.options, annotations: spec.annotations ?? {} });
       if (binding.hooks) {
         const changed = await binding.hooks.beforeCreate({ id, bundle, spec: spec as Record<string, unknown>, annotations: spec.annotations ?? {} });
-        if (changed) spec = await writeSpec(bundle, changed);
+        if (changed) spec = writeSpec(bundle, changed);
       }
       if (req.rootfs.length > 0) {
-        await mkdir(rootfs, { recursive: true, mode: 0o711 });
+        mkdirSync(rootfs, { recursive: true, mode: 0o711 });
         try {
           this.deps.mountRootfs(req.rootfs, rootfs);
         } catch (err) {
@@ -306,8 +306,8 @@ function deleteResponse(p: ProcessRecord): containerd.task.v2.IDeleteResponse {
 }
 
 /** A spec a beforeCreate hook changed replaces config.json: the runtime reads it from there. */
-async function writeSpec(bundle: string, spec: Record<string, unknown>): Promise<OciSpec> {
-  await writeOciSpec(bundle, spec);
+function writeSpec(bundle: string, spec: Record<string, unknown>): OciSpec {
+  writeOciSpecSync(bundle, spec);
   return spec as OciSpec;
 }
 
@@ -322,11 +322,11 @@ function withExitHook(events: TaskEvents, hooks: TaskHooks, log: Logger): TaskEv
   return hooked;
 }
 
-async function readSpec(bundle: string): Promise<OciSpec> {
+function readSpec(bundle: string): OciSpec {
   const path = join(bundle, 'config.json');
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (err) {
     throw new StatusError(Code.InvalidArgument, `cannot read OCI spec ${path}: ${errorText(err)}`, { cause: err });
   }

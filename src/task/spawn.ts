@@ -1,5 +1,5 @@
 import type { ProcessIO } from '../io/process-io.js';
-import { readPidFile } from './bundle-files.js';
+import { readPidFileSync } from './bundle-files.js';
 import type { ExitRouter } from './exit-router.js';
 import type { ExitRecord, ProcessRecord } from './process.js';
 
@@ -24,7 +24,7 @@ export async function spawnProcess(o: {
   try {
     await o.run();
     await o.io.runtimeStarted();
-    o.process.pid = await readPidFile(o.pidFile);
+    o.process.pid = readPidFileSync(o.pidFile);
     o.router.claim(o.process.pid, (e) => o.onExit({ status: e.status, at: e.exitedAt }));
   } finally {
     endSpawn();

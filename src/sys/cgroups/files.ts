@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 /** cgroup files hold unsigned 64-bit counters; bigint keeps them exact. */
@@ -22,10 +23,23 @@ export async function readOptional(path: string): Promise<string | undefined> {
   try {
     return await readFile(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENODEV') return undefined;
-    throw err;
+    return absent(err);
   }
+}
+
+/** readOptional, synchronously: for the one file read on every init exit (memory.events). */
+export function readOptionalSync(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    return absent(err);
+  }
+}
+
+function absent(err: unknown): undefined {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENODEV') return undefined;
+  throw err;
 }
 
 /**
@@ -62,5 +76,10 @@ function parseFlatKeyed(text: string, path: string): Map<string, U64> {
 
 export async function readFlatKeyed(path: string): Promise<Map<string, U64> | undefined> {
   const text = await readOptional(path);
+  return text === undefined ? undefined : parseFlatKeyed(text, path);
+}
+
+export function readFlatKeyedSync(path: string): Map<string, U64> | undefined {
+  const text = readOptionalSync(path);
   return text === undefined ? undefined : parseFlatKeyed(text, path);
 }

@@ -1,8 +1,7 @@
-import { closeSync, watch, type FSWatcher } from 'node:fs';
-import { access, open, writeFile } from 'node:fs/promises';
+import { closeSync, existsSync, openSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { eventfd, watchEventfd } from '../eventfd.js';
-import { readFlatKeyed } from './files.js';
+import { readFlatKeyedSync } from './files.js';
 import type { CgroupLocation } from './paths.js';
 
 export interface OomWatch {
@@ -24,9 +23,11 @@ export interface OomHandlers {
  * Watches the container's memory cgroup for OOM kills, as the reference shim does: on v1 an
  * eventfd registered for memory.oom_control through cgroup.event_control; on v2 changes of the
  * `oom_kill` counter in memory.events (not `oom`, which also counts OOMs that killed nothing).
- * Resolves to undefined when there is no memory controller to watch.
+ * Undefined when there is no memory controller to watch. The cgroup files are the kernel's, read
+ * and written synchronously: the watch is armed on the path of every Create, and the counter
+ * read on every init exit.
  */
-export async function watchOom(cgroup: CgroupLocation, handlers: OomHandlers): Promise<OomWatch | undefined> {
+export function watchOom(cgroup: CgroupLocation, handlers: OomHandlers): OomWatch | undefined {
   if (cgroup.version === 2) return watchV2(cgroup.path, handlers);
   const memory = cgroup.controllers.get('memory');
   return memory ? watchV1(memory, handlers) : undefined;
@@ -36,7 +37,7 @@ export async function watchOom(cgroup: CgroupLocation, handlers: OomHandlers): P
 class ReportQueue {
   private tail: Promise<void> = Promise.resolve();
   constructor(private readonly onError: (err: Error) => void) {}
-  push(report: () => Promise<void>): Promise<void> {
+  push(report: () => void): Promise<void> {
     this.tail = this.tail.then(report).catch((err: Error) => this.onError(err));
     return this.tail;
   }
@@ -45,14 +46,14 @@ class ReportQueue {
   }
 }
 
-async function watchV1(dir: string, { onOom, onError }: OomHandlers): Promise<OomWatch> {
+function watchV1(dir: string, { onOom, onError }: OomHandlers): OomWatch {
   const efd = eventfd();
   try {
-    const control = await open(join(dir, 'memory.oom_control'), 'r');
+    const control = openSync(join(dir, 'memory.oom_control'), 'r');
     try {
-      await writeFile(join(dir, 'cgroup.event_control'), `${efd} ${control.fd}`);
+      writeFileSync(join(dir, 'cgroup.event_control'), `${efd} ${control}`);
     } finally {
-      await control.close();
+      closeSync(control);
     }
   } catch (err) {
     closeSync(efd);
@@ -60,8 +61,8 @@ async function watchV1(dir: string, { onOom, onError }: OomHandlers): Promise<Oo
   }
   const queue = new ReportQueue(onError);
   // The kernel also signals the eventfd when the cgroup is removed; that is no OOM.
-  const report = () => queue.push(async () => {
-    if (await access(dir).then(() => true, () => false)) onOom();
+  const report = () => queue.push(() => {
+    if (existsSync(dir)) onOom();
   });
   const w = watchEventfd(efd, () => void report(), onError);
   let closed = false;
@@ -82,13 +83,13 @@ async function watchV1(dir: string, { onOom, onError }: OomHandlers): Promise<Oo
   };
 }
 
-async function watchV2(dir: string, { onOom, onError }: OomHandlers): Promise<OomWatch> {
+function watchV2(dir: string, { onOom, onError }: OomHandlers): OomWatch {
   const path = join(dir, 'memory.events');
-  const oomKills = async () => (await readFlatKeyed(path))?.get('oom_kill');
-  let seen = (await oomKills()) ?? 0n;
+  const oomKills = () => readFlatKeyedSync(path)?.get('oom_kill');
+  let seen = oomKills() ?? 0n;
   const queue = new ReportQueue(onError);
-  const report = () => queue.push(async () => {
-    const now = await oomKills();
+  const report = () => queue.push(() => {
+    const now = oomKills();
     if (now === undefined || now <= seen) return;
     seen = now;
     onOom();

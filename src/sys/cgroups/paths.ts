@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -55,11 +55,10 @@ function dirUnder(mount: CgroupMount, cgroupPath: string): string | undefined {
  * with any v1 controller counts as v1: that is where a hybrid host's runc puts the limits.
  * `proc` is replaceable for tests.
  */
-export async function cgroupOfPid(pid: number, proc = '/proc'): Promise<CgroupLocation> {
-  const [membership, mountinfo] = await Promise.all([
-    readFile(join(proc, String(pid), 'cgroup'), 'utf8'),
-    readFile(join(proc, 'self', 'mountinfo'), 'utf8'),
-  ]);
+export function cgroupOfPid(pid: number, proc = '/proc'): CgroupLocation {
+  // procfs: read from the kernel's memory, synchronously, on the path of every Create.
+  const membership = readFileSync(join(proc, String(pid), 'cgroup'), 'utf8');
+  const mountinfo = readFileSync(join(proc, 'self', 'mountinfo'), 'utf8');
   const mounts = parseCgroupMounts(mountinfo);
   const controllers = new Map<string, string>();
   let unified: string | undefined;

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { containerd } from '../../../src/api/gen/proto.js';
 import { deleteAction } from '../../../src/shim/delete.js';
 import type { ShimFlags } from '../../../src/shim/flags.js';
-import { writeAddressSync, writeInitExit, writeRuntimeFile } from '../../../src/task/bundle-files.js';
+import { writeAddressSync, writeInitExitSync, writeRuntimeFileSync } from '../../../src/task/bundle-files.js';
 
 let bundle: string;
 let stdout: Buffer[];
@@ -45,7 +45,7 @@ describe('deleteAction', () => {
 
   it('reports the pid and exit status the daemon persisted before it died', async () => {
     writeFileSync(join(bundle, 'init.pid'), '4242');
-    await writeInitExit(bundle, { pid: 4242, status: 3, exitedAt: '2026-01-02T03:04:05.678Z' });
+    writeInitExitSync(bundle, { pid: 4242, status: 3, exitedAt: '2026-01-02T03:04:05.678Z' });
     await deleteAction(flags());
     const r = response();
     expect(r.pid).toBe(4242);
@@ -77,7 +77,7 @@ describe('deleteAction', () => {
     const runtime = join(bundle, 'fake-runc');
     writeFileSync(runtime, `#!/bin/sh\nprintf '%s\\n' "$@" > "${join(bundle, 'runtime-args')}"\necho 'container does not exist' >&2\nexit 1\n`);
     chmodSync(runtime, 0o755);
-    await writeRuntimeFile(bundle, {
+    writeRuntimeFileSync(bundle, {
       namespace: 'ns2',
       runtime: { name: 'runc', binary: runtime, binarySource: 'test', root: join(bundle, 'root'), dialect: 'runc', flags: [], systemdCgroup: false, env: {}, options: {} },
     });
@@ -93,7 +93,7 @@ describe('deleteAction', () => {
     const runtime = join(bundle, 'broken-runc');
     writeFileSync(runtime, `#!/bin/sh\necho 'permission denied' >&2\nexit 1\n`);
     chmodSync(runtime, 0o755);
-    await writeRuntimeFile(bundle, {
+    writeRuntimeFileSync(bundle, {
       namespace: 'ns1',
       runtime: { name: 'runc', binary: runtime, binarySource: 'test', root: join(bundle, 'root'), dialect: 'runc', flags: [], systemdCgroup: false, env: {}, options: {} },
     });

@@ -10,11 +10,11 @@ function recordingLogger(): { logger: pino.Logger; warnings: string[] } {
 }
 
 describe('watchContainerCgroup', () => {
-  it('finds the cgroup of the process and arms an OOM watch on it', async () => {
+  it('finds the cgroup of the process and arms an OOM watch on it', () => {
     const { logger, warnings } = recordingLogger();
-    const watch = await watchContainerCgroup(process.pid, () => {}, logger);
+    const watch = watchContainerCgroup(process.pid, () => {}, logger);
     try {
-      expect(watch.cgroup).toEqual(await cgroupOfPid(process.pid));
+      expect(watch.cgroup).toEqual(cgroupOfPid(process.pid));
       expect(watch.oom).toBeDefined();
       expect(warnings).toEqual([]);
     } finally {
@@ -22,10 +22,10 @@ describe('watchContainerCgroup', () => {
     }
   });
 
-  it('gives no cgroup and no OOM watch, with a warning, for a process whose cgroup cannot be read', async () => {
+  it('gives no cgroup and no OOM watch, with a warning, for a process whose cgroup cannot be read', () => {
     const { logger, warnings } = recordingLogger();
     // Above pid_max: never a process.
-    expect(await watchContainerCgroup(2 ** 22 + 1, () => {}, logger)).toEqual({ cgroup: undefined, oom: undefined });
+    expect(watchContainerCgroup(2 ** 22 + 1, () => {}, logger)).toEqual({ cgroup: undefined, oom: undefined });
     expect(warnings).toEqual(['cannot watch the container cgroup: no OOM events']);
   });
 });

@@ -90,7 +90,7 @@ describe('OOM watch, cgroup v1 (eventfd through cgroup.event_control)', () => {
 
   it('registers "<eventfd> <oom_control fd>" and reports each notification while the cgroup exists', async () => {
     const onOom = vi.fn();
-    watch = await watchOom({ version: 1, controllers: new Map([['memory', dir]]) }, { onOom, onError: (e) => { throw e; } });
+    watch = watchOom({ version: 1, controllers: new Map([['memory', dir]]) }, { onOom, onError: (e) => { throw e; } });
     expect(readFileSync(join(dir, 'cgroup.event_control'), 'utf8')).toMatch(/^\d+ \d+$/);
     writeSync(registeredEventfd(), u64(1n));
     await until(() => onOom.mock.calls.length === 1);
@@ -98,7 +98,7 @@ describe('OOM watch, cgroup v1 (eventfd through cgroup.event_control)', () => {
 
   it('settled() reports a notification the loop has not delivered yet, before it resolves', async () => {
     const order: string[] = [];
-    watch = await watchOom({ version: 1, controllers: new Map([['memory', dir]]) }, { onOom: () => order.push('oom'), onError: (e) => { throw e; } });
+    watch = watchOom({ version: 1, controllers: new Map([['memory', dir]]) }, { onOom: () => order.push('oom'), onError: (e) => { throw e; } });
     writeSync(registeredEventfd(), u64(1n));
     await watch!.settled();
     order.push('exit');
@@ -108,7 +108,7 @@ describe('OOM watch, cgroup v1 (eventfd through cgroup.event_control)', () => {
 
   it('ignores the notification the kernel sends when the cgroup is removed', async () => {
     const onOom = vi.fn();
-    watch = await watchOom({ version: 1, controllers: new Map([['memory', dir]]) }, { onOom, onError: (e) => { throw e; } });
+    watch = watchOom({ version: 1, controllers: new Map([['memory', dir]]) }, { onOom, onError: (e) => { throw e; } });
     const efd = registeredEventfd();
     rmSync(dir, { recursive: true });
     writeSync(efd, u64(1n));
@@ -119,7 +119,7 @@ describe('OOM watch, cgroup v1 (eventfd through cgroup.event_control)', () => {
   });
 
   it('there is nothing to watch without a memory controller', async () => {
-    expect(await watchOom({ version: 1, controllers: new Map([['pids', dir]]) }, { onOom: () => undefined, onError: () => undefined })).toBeUndefined();
+    expect(watchOom({ version: 1, controllers: new Map([['pids', dir]]) }, { onOom: () => undefined, onError: () => undefined })).toBeUndefined();
   });
 });
 
@@ -141,7 +141,7 @@ describe('OOM watch, cgroup v2 (memory.events)', () => {
   it('reports a rise of oom_kill (not of oom) once, counting from when the watch was armed', async () => {
     const onOom = vi.fn();
     // The fixture already records 2 kills: those happened before this container's watch.
-    watch = await watchOom({ version: 2, path: dir }, { onOom, onError: (e) => { throw e; } });
+    watch = watchOom({ version: 2, path: dir }, { onOom, onError: (e) => { throw e; } });
     events(4, 2);
     await watch!.settled();
     expect(onOom).not.toHaveBeenCalled();
@@ -155,7 +155,7 @@ describe('OOM watch, cgroup v2 (memory.events)', () => {
 
   it('settled() reads memory.events itself, so an OOM kill is reported before it resolves', async () => {
     const order: string[] = [];
-    watch = await watchOom({ version: 2, path: dir }, { onOom: () => order.push('oom'), onError: (e) => { throw e; } });
+    watch = watchOom({ version: 2, path: dir }, { onOom: () => order.push('oom'), onError: (e) => { throw e; } });
     events(3, 3);
     await watch!.settled();
     order.push('exit');

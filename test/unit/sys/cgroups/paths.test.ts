@@ -30,9 +30,9 @@ describe('cgroupOfPid', () => {
     writeFileSync(join(proc, '42', 'cgroup'), cgroup);
   };
 
-  it('on a hybrid host resolves every v1 controller, co-mounted ones too, and ignores named and unified hierarchies', async () => {
+  it('on a hybrid host resolves every v1 controller, co-mounted ones too, and ignores named and unified hierarchies', () => {
     write(HYBRID_MOUNTINFO, '5:net_cls,net_prio:/default/c1\n4:memory:/default/c1\n3:cpuacct:/default/c1\n2:cpu:/default/c1\n1:name=systemd:/default/c1\n0::/\n');
-    const cg = await cgroupOfPid(42, proc);
+    const cg = cgroupOfPid(42, proc);
     expect(cg).toEqual({
       version: 1,
       controllers: new Map([
@@ -45,19 +45,19 @@ describe('cgroupOfPid', () => {
     });
   });
 
-  it('on a unified host gives the one v2 directory', async () => {
+  it('on a unified host gives the one v2 directory', () => {
     write('30 24 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n', '0::/k8s/pod1/c1\n');
-    expect(await cgroupOfPid(42, proc)).toEqual({ version: 2, path: '/sys/fs/cgroup/k8s/pod1/c1' });
+    expect(cgroupOfPid(42, proc)).toEqual({ version: 2, path: '/sys/fs/cgroup/k8s/pod1/c1' });
   });
 
-  it('maps paths through a mount whose root is a sub-cgroup, and decodes escaped mount points', async () => {
+  it('maps paths through a mount whose root is a sub-cgroup, and decodes escaped mount points', () => {
     write('30 24 0:26 /kubepods /sys/fs/my\\040cgroup rw - cgroup2 cgroup2 rw\n', '0::/kubepods/pod1/c1\n');
-    expect(await cgroupOfPid(42, proc)).toEqual({ version: 2, path: '/sys/fs/my cgroup/pod1/c1' });
+    expect(cgroupOfPid(42, proc)).toEqual({ version: 2, path: '/sys/fs/my cgroup/pod1/c1' });
   });
 
-  it('fails when none of the process cgroups is mounted here', async () => {
+  it('fails when none of the process cgroups is mounted here', () => {
     write('24 30 0:21 / /sys rw - sysfs sysfs rw\n', '0::/c1\n');
-    await expect(cgroupOfPid(42, proc)).rejects.toThrow(/no cgroup of pid 42/);
+    expect(() => cgroupOfPid(42, proc)).toThrow(/no cgroup of pid 42/);
   });
 });
 
