@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ export class ConsoleSocket {
   }
 
   static async listen(): Promise<ConsoleSocket> {
-    const dir = await mkdtemp(join(process.env.XDG_RUNTIME_DIR || tmpdir(), 'pty'));
+    const dir = await fsp.mkdtemp(join(process.env.XDG_RUNTIME_DIR || tmpdir(), 'pty'));
     const path = join(dir, 'pty.sock');
     const server = createServer({ pauseOnConnect: true });
     try {
@@ -44,7 +44,7 @@ export class ConsoleSocket {
         });
       });
     } catch (err) {
-      await rm(dir, { recursive: true, force: true });
+      await fsp.rm(dir, { recursive: true, force: true });
       throw err;
     }
     return new ConsoleSocket(path, dir, server);
@@ -82,6 +82,6 @@ export class ConsoleSocket {
     if (this.closed) return;
     this.closed = true;
     this.server.close();
-    await rm(this.dir, { recursive: true, force: true });
+    await fsp.rm(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 
 /**
  * How long the reader of a process's output may make no progress before the exit is reported

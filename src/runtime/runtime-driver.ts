@@ -1,5 +1,4 @@
-import { statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { promises as fsp, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -427,7 +426,7 @@ function fileSize(path: string): number {
 async function readFrom(path: string, offset: number): Promise<string> {
   let handle;
   try {
-    handle = await open(path, 'r');
+    handle = await fsp.open(path, 'r');
   } catch {
     return '';
   }

@@ -3,7 +3,6 @@
 // 40-70 MiB of anonymous memory after a 200 MB exec, against 16 MiB before it, held for the
 // pod's whole life. Once the daemon has been quiet for a tick and has grown since the last
 // time, a full GC and malloc_trim(0) hand that memory back (docs/performance.md has figures).
-import { performance } from 'node:perf_hooks';
 
 export interface IdleMemoryOptions {
   /** Gives memory back: a full GC, then malloc_trim. */

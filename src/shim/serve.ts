@@ -27,6 +27,7 @@ export interface ServeOptions {
 /** Bound on delivering the last events (e.g. /tasks/delete) before the daemon exits. */
 const EVENT_FLUSH_MS = 5_000;
 const CALL_GRACE_MS = 2_000;
+const KEEP_BYTECODE_AFTER_MS = 1_000;
 
 function installCrashHandlers(logger: Logger): void {
   const die = (kind: string) => (err: unknown) => {
@@ -128,7 +129,9 @@ export async function serve(flags: ShimFlags, opts: ServeOptions): Promise<void>
       void stop('idle');
     },
   });
-  keepBytecode();
+  // A second in: by then V8 has run few major GCs (flushing needs several), and loading node:v8
+  // stays off the first Create's path.
+  setTimeout(keepBytecode, KEEP_BYTECODE_AFTER_MS).unref();
   stopWatches = watchIdleMemory({
     reduce: () => {
       collectGarbage();

@@ -1,4 +1,4 @@
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { Code, StatusError, errorText } from '../errors/index.js';
@@ -36,7 +36,7 @@ export async function checkpointContainer(
 ): Promise<void> {
   const workPath = o.workPath || join(ctx.bundle, 'work', 'criu-work');
   try {
-    await mkdir(workPath, { recursive: true, mode: 0o700 });
+    await fsp.mkdir(workPath, { recursive: true, mode: 0o700 });
     await ctx.runtime.checkpoint({
       id: ctx.id,
       imagePath: o.imagePath,
@@ -52,11 +52,11 @@ export async function checkpointContainer(
   } catch (err) {
     if (err instanceof StatusError && err.code !== Code.Unknown) throw err;
     const dumpLog = join(ctx.bundle, 'criu-dump.log');
-    await copyFile(join(workPath, 'dump.log'), dumpLog)
+    await fsp.copyFile(join(workPath, 'dump.log'), dumpLog)
       .catch((e) => ctx.logger.warn({ err: e }, 'no CRIU dump.log to keep'));
     const message = errorText(err).split('\n')[0];
     throw new StatusError(Code.Unknown, `${message} path= ${dumpLog}`, { cause: err });
   } finally {
-    if (!o.workPath) await rm(workPath, { recursive: true, force: true });
+    if (!o.workPath) await fsp.rm(workPath, { recursive: true, force: true });
   }
 }

@@ -1,5 +1,4 @@
-import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { promises as fsp, readFileSync } from 'node:fs';
 
 /** cgroup files hold unsigned 64-bit counters; bigint keeps them exact. */
 export type U64 = bigint;
@@ -21,7 +20,7 @@ export class CgroupGoneError extends Error {
  */
 export async function readOptional(path: string): Promise<string | undefined> {
   try {
-    return await readFile(path, 'utf8');
+    return await fsp.readFile(path, 'utf8');
   } catch (err) {
     return absent(err);
   }

@@ -1,4 +1,4 @@
-import { access, readdir } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { CgroupGoneError, parseU64, readFlatKeyed, readOptional, readU64, type U64 } from './files.js';
 
@@ -31,7 +31,7 @@ export interface V1Metrics {
   blkio?: V1BlkIOStat;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
+const exists = (p: string) => fsp.access(p).then(() => true, () => false);
 
 /**
  * The v1 metrics of one container, from the controllers that have a directory for it.
@@ -136,7 +136,7 @@ async function readMemory(dir: string): Promise<{ memory: NonNullable<V1Metrics[
 async function readHugetlb(dir: string): Promise<V1Metrics['hugetlb']> {
   let names: string[];
   try {
-    names = await readdir(dir);
+    names = await fsp.readdir(dir);
   } catch {
     return [];
   }

@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { promises as fsp } from 'node:fs';
 import { join } from 'node:path';
 import { CgroupGoneError, MAX_U64, parseU64, readFlatKeyed, readOptional, readU64, type U64 } from './files.js';
 
@@ -112,7 +112,7 @@ async function readPsi(path: string): Promise<PsiStats | undefined> {
 }
 
 async function readHugetlb(dir: string): Promise<V2Metrics['hugetlb']> {
-  const names = await readdir(dir).catch(() => [] as string[]);
+  const names = await fsp.readdir(dir).catch(() => [] as string[]);
   const sizes = names.map((n) => /^hugetlb\.([^.]+)\.current$/.exec(n)?.[1]).filter((s): s is string => !!s).sort();
   return Promise.all(sizes.map(async (pagesize) => {
     const [current, max, events] = await Promise.all([
