@@ -1,4 +1,4 @@
-import { closeSync, openSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ResolvedRuntime } from '../runtime/select.js';
 
@@ -63,14 +63,6 @@ function readJsonSync<T>(path: string): T | undefined {
   }
 }
 
-function removeIfPresentSync(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-}
-
 function parsePid(text: string): number | undefined {
   const pid = Number.parseInt(text.trim(), 10);
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
@@ -111,7 +103,7 @@ export function readInitPidSync(bundle: string): number | undefined {
 }
 
 export function removeExecPidFileSync(bundle: string, execId: string): void {
-  removeIfPresentSync(execPidPath(bundle, execId));
+  rmSync(execPidPath(bundle, execId), { force: true });
 }
 
 export function writeInitExitSync(bundle: string, exit: InitExitFile): void {
@@ -131,7 +123,7 @@ export function readRuntimeFileSync(bundle: string): RuntimeFile | undefined {
 }
 
 export function removeRuntimeFileSync(bundle: string): void {
-  removeIfPresentSync(join(bundle, BUNDLE_FILES.runtime));
+  rmSync(join(bundle, BUNDLE_FILES.runtime), { force: true });
 }
 
 /** containerd 1.6/1.7 read <bundle>/address to reconnect after a restart; it holds exactly the address. */
